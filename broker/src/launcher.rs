@@ -1,0 +1,291 @@
+//! The launcher: the process the user starts. It starts the broker and, on
+//! the broker's request, the three children, and reaps them all. It reads
+//! nothing but the broker's fixed requests (a role to start or kill).
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{ExitCode, Stdio};
+use std::time::Duration;
+
+use ipc::channel::seqpacket_pair;
+use ipc::launcher::{ExitHow, FromLauncher, ToLauncher};
+use ipc::{Channel, ChannelError, FrameWriter, Role};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::locate::Binaries;
+use crate::policy;
+use crate::Options;
+
+/// How long children get to exit on their own once the broker is gone.
+const GRACE: Duration = Duration::from_secs(3);
+
+pub fn run(options: Options) -> ExitCode {
+    let binaries = match Binaries::locate() {
+        Ok(binaries) => binaries,
+        Err(error) => return fail(&error.to_string()),
+    };
+    if let Err(error) = prepare_profile(&options) {
+        return fail(&format!("cannot prepare the profile directory {}: {error}", options.profile.display()));
+    }
+    if let Err(error) = harden() {
+        return fail(&error);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&error.to_string()),
+    };
+    match runtime.block_on(supervise(options, binaries)) {
+        Ok(code) => code,
+        Err(error) => fail(&error),
+    }
+}
+
+fn fail(problem: &str) -> ExitCode {
+    eprintln!("burrow: {problem}");
+    ExitCode::FAILURE
+}
+
+/// The profile and each child's own directory in it, private to the user.
+fn prepare_profile(options: &Options) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true).mode(0o700);
+    builder.create(&options.profile)?;
+    std::fs::set_permissions(&options.profile, std::fs::Permissions::from_mode(0o700))?;
+    for role in [Role::Crypto, Role::Net] {
+        builder.create(confine::profile_subdirectory(&options.profile, role))?;
+    }
+    Ok(())
+}
+
+fn harden() -> Result<(), String> {
+    confine::sys::harden_process().map_err(|error| format!("cannot harden the launcher: {error}"))?;
+    confine::seccomp::install(&confine::Seccomp::DenyList {
+        kill: policy::launcher_deny_list(),
+        deny: Vec::new(),
+    })
+    .map_err(|error| error.to_string())
+}
+
+struct Running {
+    pid: u32,
+    kill: oneshot::Sender<()>,
+}
+
+struct Exit {
+    role: Role,
+    pid: u32,
+    how: ExitHow,
+}
+
+fn exit_how(status: std::io::Result<std::process::ExitStatus>) -> ExitHow {
+    match status {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => ExitHow::Code(code),
+            (None, Some(signal)) => ExitHow::Signal(signal),
+            (None, None) => ExitHow::Code(-1),
+        },
+        Err(_) => ExitHow::Code(-1),
+    }
+}
+
+fn command_for(role: Role, binaries: &Binaries, options: &Options, ipc: OwnedFd) -> std::process::Command {
+    let mut command = std::process::Command::new(binaries.child(role));
+    command.env_clear();
+    for name in policy::environment_for(role) {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    if role == Role::Broker {
+        command.arg("--internal-broker");
+    }
+    command.arg("--profile").arg(&options.profile);
+    if options.strict {
+        command.arg("--strict");
+    }
+    if role == Role::Ui {
+        // The text front end owns the terminal; it stays in our process
+        // group so it may read it.
+        if options.json {
+            command.arg("--json");
+        }
+        command.stdin(Stdio::inherit()).stdout(Stdio::inherit());
+    } else {
+        // Out of the terminal's process group, so Ctrl-C reaches only the
+        // launcher and the UI, and the shutdown stays orderly.
+        command.process_group(0);
+        command.stdin(Stdio::null());
+        match std::io::stderr().as_fd().try_clone_to_owned() {
+            Ok(stderr) => command.stdout(Stdio::from(stderr)),
+            Err(_) => command.stdout(Stdio::null()),
+        };
+    }
+    confine::sys::pass_ipc_socket(&mut command, ipc);
+    command
+}
+
+/// Starts one process with `ipc` as its socket and a task that reports its
+/// exit (or kills it on request).
+fn start(
+    role: Role,
+    binaries: &Binaries,
+    options: &Options,
+    ipc: OwnedFd,
+    exits: &mpsc::UnboundedSender<Exit>,
+) -> std::io::Result<Running> {
+    let mut child = tokio::process::Command::from(command_for(role, binaries, options, ipc)).spawn()?;
+    let pid = child.id().unwrap_or(0);
+    let (kill, killed) = oneshot::channel::<()>();
+    let exits = exits.clone();
+    tokio::spawn(async move {
+        let status = tokio::select! {
+            status = child.wait() => status,
+            _ = killed => {
+                let _ = child.start_kill();
+                child.wait().await
+            }
+        };
+        let _ = exits.send(Exit { role, pid, how: exit_how(status) });
+    });
+    Ok(Running { pid, kill })
+}
+
+async fn supervise(options: Options, binaries: Binaries) -> Result<ExitCode, String> {
+    let (exits_tx, mut exits) = mpsc::unbounded_channel::<Exit>();
+    let (ours, brokers) = seqpacket_pair().map_err(|error| error.to_string())?;
+    let broker = start(Role::Broker, &binaries, &options, brokers, &exits_tx)
+        .map_err(|error| format!("cannot start the broker {}: {error}", binaries.broker.display()))?;
+    let (mut requests, mut replies) = Channel::new(ours).map_err(|error| error.to_string())?.split();
+    let mut children: HashMap<Role, Running> = HashMap::new();
+    let mut terminate = signal(SignalKind::terminate()).map_err(|error| error.to_string())?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|error| error.to_string())?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(|error| error.to_string())?;
+    let mut broker_kill = Some(broker.kill);
+    let mut listening = true;
+
+    let broker_exit = loop {
+        tokio::select! {
+            request = requests.recv::<ToLauncher>(), if listening => match request {
+                Ok(ToLauncher::Spawn(role)) if role != Role::Broker => {
+                    let reply = spawn_child(role, &binaries, &options, &exits_tx, &mut children);
+                    if let Err(error) = send_reply(&mut replies, reply).await {
+                        eprintln!("burrow: lost the broker: {error}");
+                        listening = false;
+                    }
+                }
+                Ok(ToLauncher::Kill(role)) => {
+                    if let Some(running) = children.remove(&role) {
+                        let _ = running.kill.send(());
+                    }
+                }
+                // The broker is exiting; its exit status follows.
+                Err(ChannelError::Closed) => listening = false,
+                // The broker asked for itself, or sent what we cannot read:
+                // it is not behaving, so everything stops.
+                Ok(ToLauncher::Spawn(_)) | Err(_) => {
+                    listening = false;
+                    if let Some(kill) = broker_kill.take() {
+                        let _ = kill.send(());
+                    }
+                }
+            },
+            Some(exit) = exits.recv() => {
+                if exit.role == Role::Broker {
+                    break exit.how;
+                }
+                if children.get(&exit.role).map(|running| running.pid) == Some(exit.pid) {
+                    children.remove(&exit.role);
+                }
+                let report = FromLauncher::Exited { role: exit.role, pid: exit.pid, how: exit.how };
+                if listening && replies.send(&report).await.is_err() {
+                    listening = false;
+                }
+            },
+            _ = terminate.recv() => forward_terminate(broker.pid),
+            _ = interrupt.recv() => forward_terminate(broker.pid),
+            _ = hangup.recv() => forward_terminate(broker.pid),
+        }
+    };
+    stop_children(children, &mut exits).await;
+    Ok(match broker_exit {
+        ExitHow::Code(0) => ExitCode::SUCCESS,
+        ExitHow::Code(code) => ExitCode::from(code.clamp(1, 255) as u8),
+        how => {
+            eprintln!("burrow: the broker {how}");
+            ExitCode::FAILURE
+        }
+    })
+}
+
+enum Reply {
+    Spawned { role: Role, pid: u32, brokers_end: OwnedFd },
+    Failed { role: Role, reason: String },
+}
+
+fn spawn_child(
+    role: Role,
+    binaries: &Binaries,
+    options: &Options,
+    exits: &mpsc::UnboundedSender<Exit>,
+    children: &mut HashMap<Role, Running>,
+) -> Reply {
+    if children.contains_key(&role) {
+        return Reply::Failed { role, reason: "it is already running".into() };
+    }
+    let (brokers_end, childs_end) = match seqpacket_pair() {
+        Ok(pair) => pair,
+        Err(error) => return Reply::Failed { role, reason: format!("no socket pair: {error}") },
+    };
+    match start(role, binaries, options, childs_end, exits) {
+        Ok(running) => {
+            let pid = running.pid;
+            children.insert(role, running);
+            Reply::Spawned { role, pid, brokers_end }
+        }
+        Err(error) => Reply::Failed {
+            role,
+            reason: format!("cannot run {}: {error}", binaries.child(role).display()),
+        },
+    }
+}
+
+async fn send_reply(replies: &mut FrameWriter, reply: Reply) -> Result<(), ChannelError> {
+    match reply {
+        Reply::Spawned { role, pid, brokers_end } => {
+            replies.send_with_fd(&FromLauncher::Spawned { role, pid }, brokers_end.as_fd()).await
+        }
+        Reply::Failed { role, reason } => replies.send(&FromLauncher::SpawnFailed { role, reason }).await,
+    }
+}
+
+fn forward_terminate(broker_pid: u32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(broker_pid as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+    }
+}
+
+/// Children normally exit by themselves once the broker has closed their
+/// sockets; whatever is left after the grace period is killed.
+async fn stop_children(mut children: HashMap<Role, Running>, exits: &mut mpsc::UnboundedReceiver<Exit>) {
+    let deadline = tokio::time::Instant::now() + GRACE;
+    while !children.is_empty() {
+        match tokio::time::timeout_at(deadline, exits.recv()).await {
+            Ok(Some(exit)) => {
+                if children.get(&exit.role).map(|running| running.pid) == Some(exit.pid) {
+                    children.remove(&exit.role);
+                }
+            }
+            Ok(None) => break,
+            Err(_timeout) => {
+                for (_, running) in children.drain() {
+                    let _ = running.kill.send(());
+                }
+            }
+        }
+    }
+    // Reap the killed ones, briefly.
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(500), exits.recv()).await {}
+}

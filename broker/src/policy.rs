@@ -1,0 +1,71 @@
+//! The broker's confinement, and what it lets its children inherit: the
+//! policy, all of it.
+//!
+//! `burrow` runs as two processes. The **launcher** (the process the user
+//! starts) only starts the three children and the broker, reaps them, and
+//! kills them when told; it parses nothing but the broker's fixed requests.
+//! Seccomp filters and Landlock domains are inherited across `execve`, so
+//! the launcher cannot carry the broker's allow-list without handing it to
+//! every child: it keeps a deny-list that every child shares, and no Landlock
+//! domain (each child needs to write its own `/proc/self/uid_map` before it
+//! confines itself).
+//!
+//! The **broker** (`burrow --internal-broker`, started by the launcher) reads
+//! every frame the children send. It gets an allow-list with no way to open
+//! a socket, a file outside `/proc` (read-only, to check its children's
+//! seccomp state), start a process or trace one, and an empty network
+//! namespace.
+
+use std::path::PathBuf;
+
+use confine::seccomp::{any, never_allowed, runtime_baseline};
+use confine::{Filesystem, Policy, Seccomp, Tcp};
+use ipc::Role;
+
+/// The broker proper: routes frames, holds no secret, no network, no display.
+pub fn broker(strict: bool) -> Policy {
+    let mut allow = runtime_baseline();
+    allow.extend(
+        [
+            // /proc/PID/status of the children (Landlock: /proc, read-only)
+            libc::SYS_openat,
+            libc::SYS_newfstatat,
+            libc::SYS_statx,
+        ]
+        .into_iter()
+        .map(any),
+    );
+    Policy {
+        isolate_network: true,
+        filesystem: Filesystem { read: vec![PathBuf::from("/proc")], ..Filesystem::default() },
+        tcp: Tcp::Deny,
+        scope_signals: true,
+        scope_abstract_unix_sockets: true,
+        seccomp: Seccomp::AllowList { allow, fail_with: Vec::new() },
+        strict,
+    }
+}
+
+/// What the launcher forbids itself, and so every process it starts:
+/// [`never_allowed`] minus the namespace calls each child makes once to
+/// isolate itself (each child's own filter then forbids them too).
+pub fn launcher_deny_list() -> Vec<confine::Rule> {
+    never_allowed()
+        .into_iter()
+        .filter(|rule| rule.syscall != libc::SYS_unshare && rule.syscall != libc::SYS_setns)
+        .collect()
+}
+
+/// The only environment variables a child receives; everything else is
+/// cleared, so that nothing of the user's session (proxies, preload
+/// libraries, tokens) leaks into a sandbox that does not need it.
+pub fn environment_for(role: Role) -> &'static [&'static str] {
+    match role {
+        // Display, locale and accessibility bus for the front end.
+        Role::Ui => &[
+            "LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LC_CTYPE", "DISPLAY", "WAYLAND_DISPLAY",
+            "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "HOME",
+        ],
+        Role::Net | Role::Crypto | Role::Broker => &[],
+    }
+}

@@ -1,0 +1,59 @@
+//! Secrets that cross a process boundary. They zeroize on drop and never
+//! print themselves.
+
+use bincode::de::{BorrowDecoder, Decoder};
+use bincode::enc::Encoder;
+use bincode::error::{DecodeError, EncodeError};
+use bincode::{BorrowDecode, Decode, Encode};
+use zeroize::Zeroizing;
+
+/// The store passphrase, on its way from the UI to the crypto process.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Passphrase(Zeroizing<String>);
+
+impl Passphrase {
+    pub fn new(text: String) -> Self {
+        Self(Zeroizing::new(text))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Passphrase(<redacted>)")
+    }
+}
+
+impl Encode for Passphrase {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        self.0.as_str().encode(encoder)
+    }
+}
+
+impl<Context> Decode<Context> for Passphrase {
+    fn decode<D: Decoder<Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        Ok(Self(Zeroizing::new(String::decode(decoder)?)))
+    }
+}
+
+impl<'de, Context> BorrowDecode<'de, Context> for Passphrase {
+    fn borrow_decode<D: BorrowDecoder<'de, Context = Context>>(
+        decoder: &mut D,
+    ) -> Result<Self, DecodeError> {
+        Ok(Self(Zeroizing::new(String::borrow_decode(decoder)?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_passphrase() {
+        let shown = format!("{:?}", Passphrase::new("hunter2".into()));
+        assert!(!shown.contains("hunter2"));
+    }
+}

@@ -1,0 +1,83 @@
+//! The network process's confinement: the policy, all of it.
+//!
+//! It is the only process that may open a network socket, and it parses
+//! everything the network sends, so it is the one most likely to be
+//! exploited. It may open TCP sockets (never UDP, never raw, never a Unix
+//! socket), connect only to the ports the launcher names (Landlock ABI 4+;
+//! none until the XMPP and Tor issues give it some), never bind, never exec,
+//! never fork, never trace, and touch no file but its own directory of the
+//! profile, where Tor keeps its state. It cannot read the store.
+
+use confine::args::ChildArgs;
+use confine::seccomp::{any, runtime_baseline, when, Cond};
+use confine::{Filesystem, Policy, Seccomp, Tcp};
+
+pub fn policy(args: &ChildArgs) -> Result<Policy, String> {
+    let own_directory = confine::profile_subdirectory(&args.profile_dir()?, ipc::Role::Net);
+    Ok(Policy {
+        isolate_network: false,
+        filesystem: Filesystem { read_write: vec![own_directory], ..Filesystem::default() },
+        tcp: Tcp::ConnectOnly(allowed_ports(args)?),
+        scope_signals: true,
+        scope_abstract_unix_sockets: true,
+        seccomp: Seccomp::AllowList { allow: allowed_syscalls(), fail_with: Vec::new() },
+        strict: args.strict,
+    })
+}
+
+/// `--allow-connect PORT`, given by the launcher (the Tor SOCKS port in
+/// system-Tor mode).
+fn allowed_ports(args: &ChildArgs) -> Result<Vec<u16>, String> {
+    let mut ports = Vec::new();
+    let mut flags = args.flags.iter();
+    while let Some(flag) = flags.next() {
+        if flag == "--allow-connect" {
+            let port = flags.next().ok_or("--allow-connect needs a port")?;
+            ports.push(port.parse().map_err(|_| format!("bad port {port:?}"))?);
+        }
+    }
+    Ok(ports)
+}
+
+fn allowed_syscalls() -> Vec<confine::Rule> {
+    // SOCK_NONBLOCK and SOCK_CLOEXEC share the type argument; the low bits
+    // are the type itself.
+    const SOCKET_TYPE_MASK: u64 = 0xf;
+    let stream = libc::SOCK_STREAM as u64;
+    let mut allow = runtime_baseline();
+    allow.extend([
+        // TCP over IPv4 or IPv6 only: no UDP (so no DNS outside Tor), no
+        // raw or packet sockets, no new Unix sockets.
+        when(
+            libc::SYS_socket,
+            &[Cond::IntEq(0, libc::AF_INET as u64), Cond::MaskedEq(1, SOCKET_TYPE_MASK, stream)],
+        ),
+        when(
+            libc::SYS_socket,
+            &[Cond::IntEq(0, libc::AF_INET6 as u64), Cond::MaskedEq(1, SOCKET_TYPE_MASK, stream)],
+        ),
+    ]);
+    allow.extend(
+        [
+            libc::SYS_connect,
+            libc::SYS_getsockopt,
+            libc::SYS_setsockopt,
+            libc::SYS_getsockname,
+            libc::SYS_getpeername,
+            // Tor's state files (Landlock decides which)
+            libc::SYS_openat,
+            libc::SYS_newfstatat,
+            libc::SYS_statx,
+            libc::SYS_getdents64,
+            libc::SYS_mkdirat,
+            libc::SYS_unlinkat,
+            libc::SYS_renameat2,
+            libc::SYS_fsync,
+            libc::SYS_fdatasync,
+            libc::SYS_ftruncate,
+        ]
+        .into_iter()
+        .map(any),
+    );
+    allow
+}

@@ -1,0 +1,190 @@
+//! The text front end: commands on stdin, events on stdout.
+
+use ipc::secret::Passphrase;
+use ipc::ui::{FromUi, ToUi};
+use ipc::{handshake, AccountSummary, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Probe, Role};
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::mpsc;
+
+use crate::command::{self, Command};
+use crate::output::Output;
+
+#[derive(PartialEq, Eq)]
+enum StoreState {
+    Locked,
+    Unlocking,
+    Unlocked,
+}
+
+struct FrontEnd {
+    output: Output,
+    outgoing: mpsc::Sender<FromUi>,
+    store: StoreState,
+    accounts: Vec<AccountSummary>,
+    /// Set while a `/ping` run waits for its probes.
+    pongs: Option<mpsc::Sender<Probe>>,
+    next_seq: u64,
+    status_pending: bool,
+    quitting: bool,
+}
+
+impl FrontEnd {
+    /// Commands are taken one at a time: the next line is read only once
+    /// the last command has its answer, so a script reads like a dialogue.
+    fn awaiting_answer(&self) -> bool {
+        self.store == StoreState::Unlocking || self.status_pending || self.pongs.is_some()
+    }
+}
+
+pub async fn run(report: ConfinementReport, json: bool) -> Result<(), Box<dyn std::error::Error>> {
+    let (mut reader, mut writer) = Channel::new(confine::sys::take_ipc_socket()?)?.split();
+    handshake::answer_broker(&mut reader, &mut writer, Role::Ui, report).await?;
+
+    let (outgoing, mut to_broker) = mpsc::channel::<FromUi>(64);
+    let sender = tokio::spawn(async move {
+        while let Some(message) = to_broker.recv().await {
+            if writer.send(&message).await.is_err() {
+                break;
+            }
+        }
+    });
+    let (ping_done_tx, mut ping_done) = mpsc::channel(1);
+    let mut front = FrontEnd {
+        output: Output::new(json),
+        outgoing,
+        store: StoreState::Locked,
+        accounts: Vec::new(),
+        pongs: None,
+        next_seq: 0,
+        status_pending: false,
+        quitting: false,
+    };
+    front.output.ready();
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            line = lines.next_line(), if stdin_open && !front.quitting && !front.awaiting_answer() => match line {
+                Ok(Some(line)) => front.command(&line, &ping_done_tx).await,
+                // End of input means the same as /quit.
+                Ok(None) | Err(_) => {
+                    stdin_open = false;
+                    front.quit().await;
+                }
+            },
+            message = reader.recv::<ToUi>() => match message {
+                Ok(message) => front.message(message).await,
+                Err(ChannelError::Closed) => break,
+                Err(error) => return Err(error.into()),
+            },
+            Some(result) = ping_done.recv() => {
+                front.pongs = None;
+                match result {
+                    Ok(summary) => front.output.ping(&summary),
+                    Err(failure) => front.output.error(&failure),
+                }
+            }
+        }
+    }
+    sender.abort();
+    Ok(())
+}
+
+impl FrontEnd {
+    async fn send(&mut self, message: FromUi) {
+        // A full or closed queue means the broker is gone; the reader sees
+        // that and ends the loop.
+        let _ = self.outgoing.send(message).await;
+    }
+
+    async fn quit(&mut self) {
+        if !self.quitting {
+            self.quitting = true;
+            self.send(FromUi::Quit).await;
+        }
+    }
+
+    async fn command(
+        &mut self,
+        line: &str,
+        ping_done: &mpsc::Sender<Result<crate::ping::PingSummary, Failure>>,
+    ) {
+        let command = match command::parse(line) {
+            Ok(Some(command)) => command,
+            Ok(None) => return,
+            Err(problem) => return self.output.error(&Failure::new(ErrorCode::BadCommand, problem)),
+        };
+        match command {
+            Command::Unlock(passphrase) => match self.store {
+                StoreState::Locked => {
+                    self.store = StoreState::Unlocking;
+                    self.send(FromUi::Unlock { passphrase: Passphrase::new(passphrase) }).await;
+                }
+                StoreState::Unlocking => self.output.error(&Failure::new(ErrorCode::Busy, "The store is being unlocked; wait for it.")),
+                StoreState::Unlocked => self.output.error(&Failure::new(ErrorCode::AlreadyUnlocked, "The store is already unlocked.")),
+            },
+            Command::Status => {
+                self.status_pending = true;
+                self.send(FromUi::Status).await;
+            }
+            Command::Quit => self.quit().await,
+            Command::Ping { count, size } => {
+                if self.pongs.is_some() {
+                    return self.output.error(&Failure::new(ErrorCode::Busy, "A /ping is already running."));
+                }
+                let (pong_tx, pong_rx) = mpsc::channel(crate::ping::MAX_COUNT.min(1024));
+                self.pongs = Some(pong_tx);
+                let outgoing = self.outgoing.clone();
+                let done = ping_done.clone();
+                let first_seq = self.next_seq;
+                // Two phases of `count` probes each.
+                self.next_seq += 2 * count as u64;
+                tokio::spawn(async move {
+                    let result = crate::ping::run(count, size, first_seq, outgoing, pong_rx).await;
+                    let _ = done.send(result).await;
+                });
+            }
+            Command::NotYet(name) => self.output.error(&Failure::new(
+                ErrorCode::Unsupported,
+                format!("{name} is not available in this version of Burrow yet."),
+            )),
+        }
+    }
+
+    async fn message(&mut self, message: ToUi) {
+        match message {
+            ToUi::Unlocked { accounts } => {
+                self.store = StoreState::Unlocked;
+                self.accounts = accounts;
+                self.output.unlocked();
+            }
+            ToUi::Failed(failure) => {
+                if self.store == StoreState::Unlocking && failure.code != ErrorCode::ChildRestarted {
+                    self.store = StoreState::Locked;
+                }
+                self.output.error(&failure);
+            }
+            ToUi::Process(report) => self.output.child(&report),
+            ToUi::Restarted { report, reason } => {
+                self.output.error(&Failure::new(ErrorCode::ChildRestarted, reason));
+                self.output.child(&report);
+                if report.role == Role::Crypto && self.store != StoreState::Locked {
+                    // A restarted crypto process starts locked.
+                    self.store = StoreState::Locked;
+                    self.output.error(&Failure::new(ErrorCode::Locked, "The key process restarted; unlock the store again."));
+                }
+            }
+            ToUi::StatusComplete => {
+                self.status_pending = false;
+                for account in &self.accounts {
+                    self.output.account(account);
+                }
+            }
+            ToUi::Pong(probe) => {
+                if let Some(pongs) = &self.pongs {
+                    let _ = pongs.try_send(probe);
+                }
+            }
+        }
+    }
+}
