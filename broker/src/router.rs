@@ -408,7 +408,14 @@ impl Router {
         };
         if !sent {
             slot.undeliverable += 1;
-            eprintln!("burrow: a message for the {} was dropped: it is not running or not reading", process_name(role));
+            // Logged at 1, 2, 4, 8...: a flood must not flood the log too.
+            if slot.undeliverable.is_power_of_two() {
+                eprintln!(
+                    "burrow: {} message(s) for the {} dropped so far: it is not running or not reading",
+                    slot.undeliverable,
+                    process_name(role)
+                );
+            }
         }
     }
 
