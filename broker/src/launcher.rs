@@ -60,13 +60,13 @@ fn prepare_profile(options: &Options) -> std::io::Result<()> {
     Ok(())
 }
 
+/// No core dumps and no ptrace attach. Deliberately not `no_new_privs`
+/// nor a seccomp filter (which requires it): with no_new_privs set, AppArmor
+/// refuses the switch into each child's own profile at `execve`, and the
+/// AppArmor profiles are the layer a compromised child cannot remove. Every
+/// child sets both first thing, before it reads a byte.
 fn harden() -> Result<(), String> {
-    confine::sys::harden_process().map_err(|error| format!("cannot harden the launcher: {error}"))?;
-    confine::seccomp::install(&confine::Seccomp::DenyList {
-        kill: policy::launcher_deny_list(),
-        deny: Vec::new(),
-    })
-    .map_err(|error| error.to_string())
+    confine::sys::harden_without_no_new_privs().map_err(|error| format!("cannot harden the launcher: {error}"))
 }
 
 struct Running {

@@ -6,9 +6,11 @@
 //! kills them when told; it parses nothing but the broker's fixed requests.
 //! Seccomp filters and Landlock domains are inherited across `execve`, so
 //! the launcher cannot carry the broker's allow-list without handing it to
-//! every child: it keeps a deny-list that every child shares, and no Landlock
-//! domain (each child needs to write its own `/proc/self/uid_map` before it
-//! confines itself).
+//! every child. It carries neither: no Landlock domain (each child writes
+//! its own `/proc/self/uid_map` before it confines itself) and no
+//! `no_new_privs`, without which no seccomp filter (no_new_privs would stop
+//! AppArmor from moving each child into its own profile). It is made
+//! non-dumpable and core-less, and its AppArmor profile confines it.
 //!
 //! The **broker** (`burrow --internal-broker`, started by the launcher) reads
 //! every frame the children send. It gets an allow-list with no way to open
@@ -18,7 +20,7 @@
 
 use std::path::PathBuf;
 
-use confine::seccomp::{any, never_allowed, runtime_baseline};
+use confine::seccomp::{any, runtime_baseline};
 use confine::{Filesystem, Policy, Seccomp, Tcp};
 use ipc::Role;
 
@@ -44,16 +46,6 @@ pub fn broker(strict: bool) -> Policy {
         seccomp: Seccomp::AllowList { allow, fail_with: Vec::new() },
         strict,
     }
-}
-
-/// What the launcher forbids itself, and so every process it starts:
-/// [`never_allowed`] minus the namespace calls each child makes once to
-/// isolate itself (each child's own filter then forbids them too).
-pub fn launcher_deny_list() -> Vec<confine::Rule> {
-    never_allowed()
-        .into_iter()
-        .filter(|rule| rule.syscall != libc::SYS_unshare && rule.syscall != libc::SYS_setns)
-        .collect()
 }
 
 /// The only environment variables a child receives; everything else is

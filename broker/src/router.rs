@@ -78,7 +78,9 @@ enum Event {
     LinkBroken { role: Role, generation: u64, problem: LinkProblem },
     Launcher(FromLauncher, Option<OwnedFd>),
     LauncherGone,
-    Handshaken { role: Role, generation: u64, result: Result<(ChildHello, FrameReader, FrameWriter), String> },
+    /// `Err(None)`: the child hung up during the handshake; its exit status
+    /// will say more than the broken socket can.
+    Handshaken { role: Role, generation: u64, result: Result<(ChildHello, FrameReader, FrameWriter), Option<String>> },
     RestartDue(Role),
 }
 
@@ -319,13 +321,16 @@ impl Router {
         let events = self.events.clone();
         tokio::spawn(async move {
             let result = async {
-                let (mut reader, mut writer) = Channel::new(descriptor).map_err(|error| error.to_string())?.split();
+                let (mut reader, mut writer) = Channel::new(descriptor).map_err(|error| Some(error.to_string()))?.split();
                 let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake::greet_child(&mut reader, &mut writer, role))
                     .await
-                    .map_err(|_| "it did not answer the handshake within 10 seconds".to_string())?
-                    .map_err(|error| format!("handshake failed: {error}"))?;
+                    .map_err(|_| Some("it did not answer the handshake within 10 seconds".to_string()))?
+                    .map_err(|error| match error {
+                        handshake::HandshakeError::Channel(ChannelError::Closed) => None,
+                        error => Some(format!("handshake failed: {error}")),
+                    })?;
                 if hello.pid != pid {
-                    return Err(format!("it claims pid {} but is pid {pid}", hello.pid));
+                    return Err(Some(format!("it claims pid {} but is pid {pid}", hello.pid)));
                 }
                 Ok((hello, reader, writer))
             }
@@ -337,12 +342,16 @@ impl Router {
     async fn handshaken(
         &mut self,
         role: Role,
-        result: Result<(ChildHello, FrameReader, FrameWriter), String>,
+        result: Result<(ChildHello, FrameReader, FrameWriter), Option<String>>,
     ) -> Option<ExitCode> {
         let (hello, reader, writer) = match result {
             Ok(parts) => parts,
-            Err(problem) => {
+            Err(Some(problem)) => {
                 self.kill(role, problem).await;
+                return None;
+            }
+            Err(None) => {
+                self.take_down(role);
                 return None;
             }
         };

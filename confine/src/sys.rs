@@ -43,9 +43,15 @@ pub fn enter_empty_network_namespace() -> io::Result<()> {
 /// No core dumps, no ptrace attach by processes of the same user, no
 /// privilege gained through `execve`.
 pub fn harden_process() -> io::Result<()> {
+    harden_without_no_new_privs()?;
+    rustix::thread::set_no_new_privs(true)?;
+    Ok(())
+}
+
+/// No core dumps, no ptrace attach by processes of the same user.
+pub fn harden_without_no_new_privs() -> io::Result<()> {
     rustix::process::setrlimit(Resource::Core, Rlimit { current: Some(0), maximum: Some(0) })?;
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)?;
-    rustix::thread::set_no_new_privs(true)?;
     Ok(())
 }
 

@@ -3,8 +3,10 @@
 //! of the child it replaces.
 //!
 //! It reads what to do from `hostile-mode` beside itself and counts its runs
-//! in `hostile-runs`: the first run misbehaves, later runs (after the broker
-//! restarted it) behave, so the test can see that the restart works.
+//! in `hostile-runs`: the first run misbehaves (as net or crypto: once the
+//! broker sends it its first message, so the test can watch it happen),
+//! later runs (after the broker restarted it) behave, so the test can see
+//! that the restart works.
 //!
 //! Modes: `garbage`, `oversized`, `forbidden`, `bad-handshake` (as net or
 //! crypto); `flood` (as the UI: prints two status reports, one before the
@@ -61,10 +63,17 @@ fn main() {
         }
         handshake::answer_broker(&mut reader, &mut writer, role, UNCONFINED).await.expect("handshake");
         if runs == 0 {
+            if role != Role::Ui {
+                wait_for_first_message(&mut reader).await;
+            }
             misbehave(&mode, role, &mut reader, &mut writer).await;
         }
         behave(role, &mut reader, &mut writer).await;
     });
+}
+
+async fn wait_for_first_message(reader: &mut FrameReader) {
+    let _ = reader.recv_frame().await;
 }
 
 async fn misbehave(mode: &str, role: Role, reader: &mut FrameReader, writer: &mut FrameWriter) {

@@ -1,0 +1,172 @@
+//! The whole of Burrow, started as a user starts it: every process confined
+//! as `/status` says, checked against the kernel's own view in /proc; a
+//! clean exit that leaves nothing behind; clear errors for a broken install;
+//! a crashed child restarted without disturbing the others.
+
+use std::time::Duration;
+
+use burrow_tests::{alive, binary, install_with, pid_of, proc_status_field, Burrow, Scratch};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn net_namespace(pid: u32) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/net")).expect("read ns link").display().to_string()
+}
+
+#[test]
+fn status_reports_every_process_confined_as_the_kernel_shows_it() {
+    let scratch = Scratch::new("status");
+    let mut burrow = Burrow::start(&binary("burrow"), scratch.path());
+    let children = burrow.status();
+    for name in ["broker", "net", "crypto", "ui"] {
+        let child = &children[name];
+        assert_eq!(child["seccomp"], true, "{name}: {child}");
+        assert_eq!(child["landlock"], "full", "{name}: {child}");
+        let pid = pid_of(child);
+        assert_eq!(proc_status_field(pid, "Seccomp:").as_deref(), Some("2"), "{name}");
+        assert_eq!(proc_status_field(pid, "NoNewPrivs:").as_deref(), Some("1"), "{name}");
+    }
+    for name in ["crypto", "ui", "broker"] {
+        assert_eq!(children[name]["netns"], "isolated", "{name}");
+    }
+    assert_eq!(children["net"]["netns"], "shared");
+    let launcher_namespace = net_namespace(burrow.child.id());
+    assert_eq!(net_namespace(pid_of(&children["net"])), launcher_namespace);
+    for name in ["crypto", "ui", "broker"] {
+        let namespace = net_namespace(pid_of(&children[name]));
+        assert_ne!(namespace, launcher_namespace, "{name} shares the launcher's network namespace");
+        assert_ne!(namespace, net_namespace(std::process::id()), "{name} shares the host's network namespace");
+    }
+}
+
+#[test]
+fn unlock_ping_and_quit_leave_no_process_behind() {
+    let scratch = Scratch::new("quit");
+    let mut burrow = Burrow::start(&binary("burrow"), scratch.path());
+    let children = burrow.status();
+    burrow.send("/unlock correct horse battery staple");
+    burrow.expect_event("unlocked", TIMEOUT);
+    burrow.send("/unlock again");
+    let error = burrow.expect_event("error", TIMEOUT);
+    assert_eq!(error["code"], "already-unlocked");
+    burrow.send("/ping 50 128");
+    let ping = burrow.expect_event("ping", TIMEOUT);
+    assert_eq!(ping["count"], 50);
+    assert!(ping["p50_us"].as_u64().unwrap() > 0);
+    burrow.send("/quit");
+    assert!(burrow.wait(TIMEOUT).success());
+    let mut pids: Vec<u32> = children.values().map(pid_of).collect();
+    pids.push(burrow.child.id());
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} outlived /quit");
+    }
+}
+
+#[test]
+fn end_of_input_quits_like_quit() {
+    let scratch = Scratch::new("eof");
+    let mut burrow = Burrow::start(&binary("burrow"), scratch.path());
+    let children = burrow.status();
+    burrow.close_stdin();
+    assert!(burrow.wait(TIMEOUT).success());
+    for child in children.values() {
+        assert!(!alive(pid_of(child)));
+    }
+}
+
+#[test]
+fn sigterm_shuts_everything_down_cleanly() {
+    let scratch = Scratch::new("sigterm");
+    let mut burrow = Burrow::start(&binary("burrow"), scratch.path());
+    let children = burrow.status();
+    let launcher = rustix::process::Pid::from_raw(burrow.child.id() as i32).unwrap();
+    rustix::process::kill_process(launcher, rustix::process::Signal::TERM).unwrap();
+    assert!(burrow.wait(TIMEOUT).success());
+    for child in children.values() {
+        assert!(!alive(pid_of(child)), "{child} outlived SIGTERM");
+    }
+}
+
+#[test]
+fn commands_whose_features_have_not_landed_answer_unsupported() {
+    let scratch = Scratch::new("unsupported");
+    let mut burrow = Burrow::start(&binary("burrow"), scratch.path());
+    for command in [
+        "/account add a@example.org pw", "/connect a@example.org", "/disconnect a@example.org",
+        "/roster a@example.org", "/subscribe a@example.org b@example.org", "/approve a@example.org b@example.org",
+        "/msg a@example.org b@example.org hello", "/otr start a@example.org b@example.org",
+        "/fingerprint a@example.org", "/trust a@example.org b@example.org ABCD", "/smp a@example.org b@example.org s",
+        "/smp-answer a@example.org b@example.org s", "/policy a@example.org require", "/import pidgin",
+    ] {
+        burrow.send(command);
+        let error = burrow.expect_event("error", TIMEOUT);
+        assert_eq!(error["code"], "unsupported", "{command}");
+        assert!(!error["message"].as_str().unwrap().is_empty());
+    }
+    burrow.send("/frobnicate");
+    assert_eq!(burrow.expect_event("error", TIMEOUT)["code"], "bad-command");
+}
+
+#[test]
+fn a_missing_child_binary_is_a_clear_error() {
+    let scratch = Scratch::new("missing");
+    std::fs::copy(binary("burrow"), scratch.path().join("burrow")).unwrap();
+    let output = std::process::Command::new(scratch.path().join("burrow"))
+        .args(["--ui", "text", "--json", "--profile"])
+        .arg(scratch.path().join("profile"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot find burrow-") && stderr.contains("Reinstall"), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing may reach stdout: {:?}", String::from_utf8_lossy(&output.stdout));
+}
+
+#[test]
+fn a_child_binary_that_cannot_start_is_a_clear_error() {
+    let scratch = Scratch::new("broken");
+    let broken = scratch.path().join("broken-net");
+    std::fs::write(&broken, "#!/bin/sh\necho 'pretending to be burrow-net' >&2\nexit 3\n").unwrap();
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let install = scratch.path().join("bin");
+    std::fs::create_dir(&install).unwrap();
+    install_with(&install, Some(("burrow-net", &broken)));
+    let output = std::process::Command::new(install.join("burrow"))
+        .args(["--ui", "text", "--json", "--profile"])
+        .arg(scratch.path().join("profile"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("network process (burrow-net) failed to start"), "{stderr}");
+    assert!(stderr.contains("exited with status 3"), "{stderr}");
+}
+
+#[test]
+fn a_crashed_child_is_restarted_and_the_others_carry_on() {
+    let scratch = Scratch::new("crash");
+    let mut burrow = Burrow::start(&binary("burrow"), scratch.path());
+    burrow.send("/unlock first passphrase");
+    burrow.expect_event("unlocked", TIMEOUT);
+    let before = burrow.status();
+    let crypto = rustix::process::Pid::from_raw(pid_of(&before["crypto"]) as i32).unwrap();
+    rustix::process::kill_process(crypto, rustix::process::Signal::KILL).unwrap();
+    let restarted = burrow.expect(
+        "the restarted crypto process",
+        TIMEOUT,
+        |event| event["event"] == "child" && event["name"] == "crypto",
+    );
+    assert_eq!(restarted["restarts"], 1);
+    assert_ne!(pid_of(&restarted), pid_of(&before["crypto"]));
+    assert_eq!(restarted["seccomp"], true);
+    // A new crypto process starts locked.
+    burrow.expect("the locked notice", TIMEOUT, |event| event["event"] == "error" && event["code"] == "locked");
+    burrow.send("/unlock first passphrase");
+    burrow.expect_event("unlocked", TIMEOUT);
+    let after = burrow.status();
+    for name in ["broker", "net", "ui"] {
+        assert_eq!(pid_of(&after[name]), pid_of(&before[name]), "{name} was disturbed");
+    }
+    burrow.send("/ping 10");
+    burrow.expect_event("ping", TIMEOUT);
+}
