@@ -83,7 +83,7 @@ async fn misbehave(mode: &str, role: Role, reader: &mut FrameReader, writer: &mu
         "forbidden" => match role {
             // A reply to a probe nobody sent.
             Role::Net => writer.send(&FromNet::Pong(Probe { seq: 424242, payload: vec![] })).await.expect("send"),
-            Role::Crypto => writer.send(&FromCrypto::Unlocked { accounts: vec![] }).await.expect("send"),
+            Role::Crypto => writer.send(&FromCrypto::Pong(Probe { seq: 424242, payload: vec![] })).await.expect("send"),
             _ => writer.send(&FromUi::Ping(Probe { seq: 1, payload: vec![] })).await.expect("send"),
         },
         "flood" => {

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Fuzzes ipc::codec::decode with the frame_decode target.
+#
+#   ipc/fuzz/run.sh [SECONDS]     (default 60)
+#
+# Needs the nightly toolchain; installs cargo-fuzz if it is missing. The
+# growing corpus goes to ipc/fuzz/corpus/frame_decode and any crashing input
+# to ipc/fuzz/artifacts/frame_decode (both git-ignored); the seeds in
+# ipc/fuzz/seeds/frame_decode are read but never written. Exits non-zero if
+# the fuzzer finds a crash (a panic, an out-of-memory or a timeout).
+set -euo pipefail
+
+seconds="${1:-60}"
+if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
+    echo "usage: $0 [SECONDS]   (a positive whole number, default 60)" >&2
+    exit 2
+fi
+
+fuzz_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ipc_dir="$(dirname "$fuzz_dir")"
+
+if ! rustup toolchain list | grep -q '^nightly'; then
+    echo "run.sh: the nightly toolchain is needed (rustup toolchain install nightly)" >&2
+    exit 1
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "run.sh: installing cargo-fuzz" >&2
+    cargo install cargo-fuzz --locked
+fi
+
+corpus="$fuzz_dir/corpus/frame_decode"
+mkdir -p "$corpus"
+
+# cargo fuzz looks for fuzz/ under the crate it is run from.
+cd "$ipc_dir"
+exec cargo +nightly fuzz run frame_decode "$corpus" "$fuzz_dir/seeds/frame_decode" -- \
+    -max_total_time="$seconds" \
+    -max_len=65536 \
+    -rss_limit_mb=2048 \
+    -print_final_stats=1
