@@ -1,4 +1,5 @@
 //! Helpers shared by the end-to-end tests: where the real binaries are, a
+#![forbid(unsafe_code)]
 //! scratch directory, and a running `burrow --ui text --json` to talk to.
 
 use std::io::{BufRead, BufReader, Write};

@@ -11,6 +11,7 @@
 //! Modes: `garbage`, `oversized`, `forbidden`, `bad-handshake` (as net or
 //! crypto); `flood` (as the UI: prints two status reports, one before the
 //! flood and one after its restart, as JSON lines on stdout).
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
