@@ -17,7 +17,7 @@ usage: burrow [--ui text] [--json] [--profile DIR] [--strict]
   --ui text      the text front end (commands on stdin, events on stdout)
   --json         with --ui text: one JSON object per event
   --profile DIR  keep the store and Tor state in DIR (default: $XDG_CONFIG_HOME/burrow)
-  --strict       refuse to run unless every sandbox layer is fully enforced
+  --strict       refuse to run unless Landlock is fully enforced in every process
 ";
 
 /// What the user asked for on the command line.

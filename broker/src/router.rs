@@ -598,8 +598,8 @@ fn verified(pid: u32, claimed: ConfinementReport) -> ConfinementReport {
 async fn read_frames(role: Role, generation: u64, mut reader: FrameReader, events: mpsc::UnboundedSender<Event>) {
     let credit = Arc::new(Semaphore::new(INBOUND_CREDIT));
     let problem = loop {
-        let decoded = match reader.recv_frame().await {
-            Ok(frame) => decode_from(role, frame),
+        let decoded = match reader.recv_with(|frame| decode_from(role, frame)).await {
+            Ok(decoded) => decoded,
             Err(ChannelError::Closed) => break LinkProblem::Closed,
             Err(ChannelError::Codec(error)) => break LinkProblem::Violation(format!("it sent a bad frame: {error}")),
             Err(error) => break LinkProblem::Violation(format!("its socket failed: {error}")),

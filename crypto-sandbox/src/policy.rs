@@ -1,7 +1,7 @@
 //! The crypto process's confinement: the policy, all of it.
 //!
 //! It holds every secret Burrow has, so it gets no channel to the world but
-//! its IPC socket: no socket of any kind, no exec, no ptrace, no fork, no
+//! its IPC socket: no socket it could connect anywhere, no exec, no ptrace, no fork, no
 //! network namespace shared with the host, and files only beneath its own
 //! directory of the profile.
 
@@ -25,8 +25,10 @@ pub fn policy(args: &ChildArgs) -> Result<Policy, String> {
     })
 }
 
-/// No `socket`, `socketpair`, `connect`, `execve`, `clone`, `ptrace`: the
-/// store lives in files beneath the profile, and nothing else is reachable.
+/// No `socket`, `connect`, `execve`, `clone`, `ptrace`: the store lives in
+/// files beneath the profile, and nothing else is reachable. (The runtime
+/// baseline's `socketpair(AF_UNIX)` makes two connected ends that reach
+/// nothing outside the process.)
 fn allowed_syscalls() -> Vec<confine::Rule> {
     let mut allow = runtime_baseline();
     allow.extend(

@@ -126,6 +126,14 @@ impl FrameReader {
         Ok(())
     }
 
+    /// Waits for the next frame, hands its bytes to `inspect`, and wipes them.
+    pub async fn recv_with<R>(&mut self, inspect: impl FnOnce(&[u8]) -> R) -> Result<R, ChannelError> {
+        let length = self.recv_frame().await?.len();
+        let result = inspect(&self.buffer[..length]);
+        self.buffer[..length].zeroize();
+        Ok(result)
+    }
+
     /// Waits for the next frame and decodes it as `T`.
     pub async fn recv<T: Decode<()>>(&mut self) -> Result<T, ChannelError> {
         let length = self.recv_frame().await?.len();

@@ -45,18 +45,21 @@ fn allowed_syscalls() -> Vec<confine::Rule> {
     const SOCKET_TYPE_MASK: u64 = 0xf;
     let stream = libc::SOCK_STREAM as u64;
     let mut allow = runtime_baseline();
-    allow.extend([
-        // TCP over IPv4 or IPv6 only: no UDP (so no DNS outside Tor), no
-        // raw or packet sockets, no new Unix sockets.
-        when(
-            libc::SYS_socket,
-            &[Cond::IntEq(0, libc::AF_INET as u64), Cond::MaskedEq(1, SOCKET_TYPE_MASK, stream)],
-        ),
-        when(
-            libc::SYS_socket,
-            &[Cond::IntEq(0, libc::AF_INET6 as u64), Cond::MaskedEq(1, SOCKET_TYPE_MASK, stream)],
-        ),
-    ]);
+    // TCP over IPv4 or IPv6 only: no UDP (so no DNS outside Tor), no raw,
+    // packet or SCTP sockets (which Landlock's TCP rules would not cover),
+    // no new Unix sockets.
+    for family in [libc::AF_INET, libc::AF_INET6] {
+        for protocol in [0, libc::IPPROTO_TCP] {
+            allow.push(when(
+                libc::SYS_socket,
+                &[
+                    Cond::IntEq(0, family as u64),
+                    Cond::MaskedEq(1, SOCKET_TYPE_MASK, stream),
+                    Cond::IntEq(2, protocol as u64),
+                ],
+            ));
+        }
+    }
     allow.extend(
         [
             libc::SYS_connect,
