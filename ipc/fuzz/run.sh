@@ -20,8 +20,8 @@ fuzz_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ipc_dir="$(dirname "$fuzz_dir")"
 
 if ! rustup toolchain list | grep -q '^nightly'; then
-    echo "run.sh: the nightly toolchain is needed (rustup toolchain install nightly)" >&2
-    exit 1
+    echo "run.sh: installing the nightly toolchain (cargo fuzz needs it)" >&2
+    rustup toolchain install nightly --profile minimal
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "run.sh: installing cargo-fuzz" >&2

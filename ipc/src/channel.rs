@@ -210,7 +210,7 @@ impl FrameWriter {
             Ok(()) => send_datagram(&self.socket, &self.buffer, None).await,
             Err(error) => Err(error.into()),
         };
-        self.buffer.zeroize();
+        wipe(&mut self.buffer);
         result
     }
 
@@ -225,7 +225,7 @@ impl FrameWriter {
             Ok(()) => send_datagram(&self.socket, &self.buffer, Some(descriptor)).await,
             Err(error) => Err(error.into()),
         };
-        self.buffer.zeroize();
+        wipe(&mut self.buffer);
         result
     }
 
@@ -234,6 +234,15 @@ impl FrameWriter {
     pub async fn send_frame(&mut self, frame: &[u8]) -> Result<(), ChannelError> {
         send_datagram(&self.socket, frame, None).await
     }
+}
+
+/// Wipes the bytes of the last frame. Only those: the buffer is cleared
+/// after every frame, so the spare capacity beyond them is already wiped,
+/// and wiping all of it would make every small frame after a large one pay
+/// for the large one.
+fn wipe(buffer: &mut Vec<u8>) {
+    buffer.as_mut_slice().zeroize();
+    buffer.clear();
 }
 
 async fn send_datagram(
