@@ -3,7 +3,7 @@
 #
 #   ipc/fuzz/run.sh [SECONDS]     (default 60)
 #
-# Needs the nightly toolchain; installs cargo-fuzz if it is missing. The
+# Uses the nightly toolchain if installed, else stable with RUSTC_BOOTSTRAP; installs cargo-fuzz if it is missing. The
 # growing corpus goes to ipc/fuzz/corpus/frame_decode and any crashing input
 # to ipc/fuzz/artifacts/frame_decode (both git-ignored); the seeds in
 # ipc/fuzz/seeds/frame_decode are read but never written. Exits non-zero if
@@ -19,9 +19,15 @@ fi
 fuzz_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ipc_dir="$(dirname "$fuzz_dir")"
 
-if ! rustup toolchain list | grep -q '^nightly'; then
-    echo "run.sh: installing the nightly toolchain (cargo fuzz needs it)" >&2
-    rustup toolchain install nightly --profile minimal
+# cargo fuzz needs nightly compiler flags (the sanitizer). Where no nightly
+# toolchain is installed (and none can be fetched), the installed stable
+# compiler is asked to accept them with RUSTC_BOOTSTRAP, as Rust's own
+# build does.
+toolchain=()
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    toolchain=(+nightly)
+else
+    export RUSTC_BOOTSTRAP=1
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "run.sh: installing cargo-fuzz" >&2
@@ -33,7 +39,7 @@ mkdir -p "$corpus"
 
 # cargo fuzz looks for fuzz/ under the crate it is run from.
 cd "$ipc_dir"
-exec cargo +nightly fuzz run frame_decode "$corpus" "$fuzz_dir/seeds/frame_decode" -- \
+exec cargo "${toolchain[@]}" fuzz run frame_decode "$corpus" "$fuzz_dir/seeds/frame_decode" -- \
     -max_total_time="$seconds" \
     -max_len=65536 \
     -rss_limit_mb=2048 \
