@@ -10,6 +10,7 @@
 #![deny(unsafe_code)]
 
 pub mod args;
+pub mod child;
 pub mod filesystem;
 pub mod seccomp;
 pub mod selftest;

@@ -5,42 +5,14 @@ mod policy;
 
 use std::process::ExitCode;
 
-use confine::args::ChildArgs;
 use ipc::net::{FromNet, ToNet};
 use ipc::{handshake, Channel, ChannelError, ConfinementReport, Role};
 
 fn main() -> ExitCode {
-    let args = match ChildArgs::from_env() {
-        Ok(args) => args,
-        Err(problem) => return fail(&problem),
-    };
-    let policy = match policy::policy(&args) {
-        Ok(policy) => policy,
-        Err(problem) => return fail(&problem),
-    };
-    let report = match confine::confine(&policy) {
-        Ok(report) => report,
-        Err(error) => return fail(&error.to_string()),
-    };
-    if let Some((action, argument)) = &args.self_test {
-        return confine::selftest::run(action, argument.as_deref());
-    }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
-        Ok(runtime) => runtime,
-        Err(error) => return fail(&error.to_string()),
-    };
-    match runtime.block_on(serve(report)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(&error.to_string()),
-    }
+    confine::child::main("burrow-net", policy::policy, |_, report| serve(report))
 }
 
-fn fail(problem: &str) -> ExitCode {
-    eprintln!("burrow-net: {problem}");
-    ExitCode::FAILURE
-}
-
-async fn serve(report: ConfinementReport) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
     let (mut reader, mut writer) = Channel::new(confine::sys::take_ipc_socket()?)?.split();
     handshake::answer_broker(&mut reader, &mut writer, Role::Net, report).await?;
     loop {

@@ -170,3 +170,33 @@ fn a_crashed_child_is_restarted_and_the_others_carry_on() {
     burrow.send("/ping 10");
     burrow.expect_event("ping", TIMEOUT);
 }
+
+#[test]
+fn ctrl_c_at_the_terminal_shuts_down_cleanly() {
+    use std::os::unix::process::CommandExt;
+    let scratch = Scratch::new("ctrl-c");
+    // A process group of its own, as a shell gives a foreground job.
+    let mut burrow = std::process::Command::new(binary("burrow"))
+        .args(["--ui", "text", "--json", "--profile"])
+        .arg(scratch.path())
+        .process_group(0)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(burrow.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert!(line.contains("\"ready\""), "{line}");
+    let group = rustix::process::Pid::from_raw(burrow.id() as i32).unwrap();
+    rustix::process::kill_process_group(group, rustix::process::Signal::INT).unwrap();
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = burrow.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "burrow ignored Ctrl-C");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}

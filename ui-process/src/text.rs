@@ -36,7 +36,7 @@ impl FrontEnd {
     }
 }
 
-pub async fn run(report: ConfinementReport, json: bool) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run(report: ConfinementReport, json: bool) -> confine::child::ServeResult {
     let (mut reader, mut writer) = Channel::new(confine::sys::take_ipc_socket()?)?.split();
     handshake::answer_broker(&mut reader, &mut writer, Role::Ui, report).await?;
 
@@ -62,8 +62,12 @@ pub async fn run(report: ConfinementReport, json: bool) -> Result<(), Box<dyn st
     front.output.ready();
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
+    // Ctrl-C reaches the front end with the launcher (both share the
+    // terminal); here it means /quit, not a crash to restart from.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
         tokio::select! {
+            _ = interrupt.recv() => front.quit().await,
             line = lines.next_line(), if stdin_open && !front.quitting && !front.awaiting_answer() => match line {
                 Ok(Some(line)) => front.command(&line, &ping_done_tx).await,
                 // End of input means the same as /quit.
