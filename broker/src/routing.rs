@@ -53,8 +53,8 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
         From::Ui(FromUi::Status)                                                          => Verdict::Broker(BrokerRequest::Status),
         From::Ui(FromUi::Quit)                                                            => Verdict::Broker(BrokerRequest::Quit),
         From::Ui(FromUi::Ping(probe))                        if gates.open_probe(probe.seq) => deliver([To::Crypto(ToCrypto::Ping(probe))]),
-        From::Crypto(FromCrypto::Unlocked { accounts })      if gates.end_unlock(true)    => deliver([To::Ui(ToUi::Unlocked { accounts: accounts.clone() }), To::Net(ToNet::Accounts(accounts))]),
-        From::Crypto(FromCrypto::UnlockFailed(failure))      if gates.end_unlock(false)   => deliver([To::Ui(ToUi::Failed(failure))]),
+        From::Crypto(FromCrypto::Unlocked { accounts })      if gates.end_unlock()        => deliver([To::Ui(ToUi::Unlocked { accounts: accounts.clone() }), To::Net(ToNet::Accounts(accounts))]),
+        From::Crypto(FromCrypto::UnlockFailed(failure))      if gates.end_unlock()        => deliver([To::Ui(ToUi::Failed(failure))]),
         From::Crypto(FromCrypto::Ping(probe))                if gates.advance(probe.seq, Stage::AtCrypto, Stage::AtNet) => deliver([To::Net(ToNet::Ping(probe))]),
         From::Net(FromNet::Pong(probe))                      if gates.advance(probe.seq, Stage::AtNet, Stage::Returning) => deliver([To::Crypto(ToCrypto::Pong(probe))]),
         From::Crypto(FromCrypto::Pong(probe))                if gates.close_probe(probe.seq) => deliver([To::Ui(ToUi::Pong(probe))]),
@@ -99,7 +99,7 @@ impl Gates {
         !std::mem::replace(&mut self.unlock_pending, true)
     }
 
-    fn end_unlock(&mut self, _succeeded: bool) -> bool {
+    fn end_unlock(&mut self) -> bool {
         std::mem::replace(&mut self.unlock_pending, false)
     }
 

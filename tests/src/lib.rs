@@ -171,14 +171,7 @@ impl Burrow {
     }
 
     pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "burrow did not exit within {timeout:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_exit(&mut self.child, timeout)
     }
 }
 
@@ -187,6 +180,31 @@ impl Drop for Burrow {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Waits for `child` to exit; kills it and fails the test after `timeout`.
+pub fn wait_for_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("burrow did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `burrow --ui text --json` from `program` with no input, to the end.
+pub fn run_to_end(program: &Path, profile: &Path) -> std::process::Output {
+    Command::new(program)
+        .args(["--ui", "text", "--json", "--profile"])
+        .arg(profile)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run burrow")
 }
 
 /// Whether a process with this pid is still alive (zombies count as gone).

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use burrow_tests::{binary, install_with, pid_of, Burrow, Scratch};
+use burrow_tests::{binary, install_with, pid_of, run_to_end, wait_for_exit, Burrow, Scratch};
 use serde_json::Value;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -92,12 +92,7 @@ fn crypto_answering_what_was_not_asked_is_restarted() {
 fn a_child_that_fails_its_first_handshake_stops_burrow_with_a_clear_error() {
     let scratch = Scratch::new("hostile-handshake");
     let install = hostile_install(&scratch, "burrow-net", "bad-handshake");
-    let output = Command::new(install.join("burrow"))
-        .args(["--ui", "text", "--json", "--profile"])
-        .arg(scratch.path().join("profile"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = run_to_end(&install.join("burrow"), &scratch.path().join("profile"));
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("network process (burrow-net) failed to start: handshake failed"), "{stderr}");
@@ -143,21 +138,6 @@ fn a_flooding_front_end_is_restarted_and_the_others_carry_on() {
     }
     assert_ne!(after["ui"].0, before["ui"].0);
     assert_eq!(after["ui"].1, 1, "the front end was restarted once");
-    let status = wait_for(&mut burrow, TIMEOUT);
+    let status = wait_for_exit(&mut burrow, TIMEOUT);
     assert!(status.success(), "burrow ended with {status:?}");
 }
-
-fn wait_for(child: &mut std::process::Child, timeout: Duration) -> std::process::ExitStatus {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("burrow did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use burrow_tests::{alive, binary, install_with, pid_of, proc_status_field, Burrow, Scratch};
+use burrow_tests::{alive, binary, install_with, pid_of, proc_status_field, run_to_end, wait_for_exit, Burrow, Scratch};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -111,11 +111,7 @@ fn commands_whose_features_have_not_landed_answer_unsupported() {
 fn a_missing_child_binary_is_a_clear_error() {
     let scratch = Scratch::new("missing");
     std::fs::copy(binary("burrow"), scratch.path().join("burrow")).unwrap();
-    let output = std::process::Command::new(scratch.path().join("burrow"))
-        .args(["--ui", "text", "--json", "--profile"])
-        .arg(scratch.path().join("profile"))
-        .output()
-        .unwrap();
+    let output = run_to_end(&scratch.path().join("burrow"), &scratch.path().join("profile"));
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot find burrow-") && stderr.contains("Reinstall"), "{stderr}");
@@ -131,11 +127,7 @@ fn a_child_binary_that_cannot_start_is_a_clear_error() {
     let install = scratch.path().join("bin");
     std::fs::create_dir(&install).unwrap();
     install_with(&install, Some(("burrow-net", &broken)));
-    let output = std::process::Command::new(install.join("burrow"))
-        .args(["--ui", "text", "--json", "--profile"])
-        .arg(scratch.path().join("profile"))
-        .output()
-        .unwrap();
+    let output = run_to_end(&install.join("burrow"), &scratch.path().join("profile"));
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("network process (burrow-net) failed to start"), "{stderr}");
@@ -190,13 +182,6 @@ fn ctrl_c_at_the_terminal_shuts_down_cleanly() {
     assert!(line.contains("\"ready\""), "{line}");
     let group = rustix::process::Pid::from_raw(burrow.id() as i32).unwrap();
     rustix::process::kill_process_group(group, rustix::process::Signal::INT).unwrap();
-    let deadline = std::time::Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = burrow.try_wait().unwrap() {
-            break status;
-        }
-        assert!(std::time::Instant::now() < deadline, "burrow ignored Ctrl-C");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_for_exit(&mut burrow, TIMEOUT);
     assert!(status.success(), "{status:?}");
 }

@@ -1,8 +1,10 @@
 //! Parsing the text front end's command lines (TEXT-FRONTEND.md).
 
+use ipc::secret::Passphrase;
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    Unlock(String),
+    Unlock(Passphrase),
     Status,
     Quit,
     Ping { count: usize, size: usize },
@@ -34,7 +36,7 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
             if passphrase.is_empty() {
                 return Err("usage: /unlock PASSPHRASE".into());
             }
-            Command::Unlock(passphrase.to_string())
+            Command::Unlock(Passphrase::new(passphrase.to_string()))
         }
         "/status" => Command::Status,
         "/quit" => Command::Quit,
@@ -65,7 +67,7 @@ mod tests {
 
     #[test]
     fn the_passphrase_keeps_its_inner_spaces() {
-        assert_eq!(parse("/unlock correct horse  battery\n").unwrap(), Some(Command::Unlock("correct horse  battery".into())));
+        assert_eq!(parse("/unlock correct horse  battery\n").unwrap(), Some(Command::Unlock(Passphrase::new("correct horse  battery".into()))));
     }
 
     #[test]

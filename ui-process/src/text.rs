@@ -1,6 +1,6 @@
 //! The text front end: commands on stdin, events on stdout.
 
-use ipc::secret::Passphrase;
+use zeroize::Zeroize;
 use ipc::ui::{FromUi, ToUi};
 use ipc::{handshake, AccountSummary, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Probe, Role};
 use tokio::io::AsyncBufReadExt;
@@ -69,7 +69,11 @@ pub async fn run(report: ConfinementReport, json: bool) -> confine::child::Serve
         tokio::select! {
             _ = interrupt.recv() => front.quit().await,
             line = lines.next_line(), if stdin_open && !front.quitting && !front.awaiting_answer() => match line {
-                Ok(Some(line)) => front.command(&line, &ping_done_tx).await,
+                Ok(Some(mut line)) => {
+                    front.command(&line, &ping_done_tx).await;
+                    // The line may have held the passphrase.
+                    line.zeroize();
+                }
                 // End of input means the same as /quit.
                 Ok(None) | Err(_) => {
                     stdin_open = false;
@@ -122,7 +126,7 @@ impl FrontEnd {
             Command::Unlock(passphrase) => match self.store {
                 StoreState::Locked => {
                     self.store = StoreState::Unlocking;
-                    self.send(FromUi::Unlock { passphrase: Passphrase::new(passphrase) }).await;
+                    self.send(FromUi::Unlock { passphrase }).await;
                 }
                 StoreState::Unlocking => self.output.error(&Failure::new(ErrorCode::Busy, "The store is being unlocked; wait for it.")),
                 StoreState::Unlocked => self.output.error(&Failure::new(ErrorCode::AlreadyUnlocked, "The store is already unlocked.")),
