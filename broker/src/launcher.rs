@@ -181,6 +181,12 @@ async fn supervise(options: Options, binaries: Binaries) -> Result<ExitCode, Str
                         let _ = running.kill.send(());
                     }
                 }
+                Ok(ToLauncher::ReadCertificates { request, path }) => {
+                    let result = read_certificates(&path);
+                    if replies.send(&FromLauncher::Certificates { request, result }).await.is_err() {
+                        listening = false;
+                    }
+                }
                 // The broker is exiting; its exit status follows.
                 Err(ChannelError::Closed) => listening = false,
                 // The broker asked for itself, or sent what we cannot read:
@@ -259,6 +265,32 @@ async fn send_reply(replies: &mut FrameWriter, reply: Reply) -> Result<(), Chann
         }
         Reply::Failed { role, reason } => replies.send(&FromLauncher::SpawnFailed { role, reason }).await,
     }
+}
+
+/// The launcher is the one part of Burrow that can read a file the user
+/// names anywhere; it hands over nothing but PEM certificates.
+fn read_certificates(path: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let path = std::path::Path::new(path);
+    if !path.is_absolute() {
+        return Err(format!("{} is not an absolute path", path.display()));
+    }
+    let file = std::fs::File::open(path).map_err(|error| format!("cannot open {}: {error}", path.display()))?;
+    let metadata = file.metadata().map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    if !metadata.is_file() {
+        return Err(format!("{} is not a regular file", path.display()));
+    }
+    if metadata.len() > ipc::launcher::MAX_CERTIFICATE_FILE {
+        return Err(format!("{} is too large for a file of certificates", path.display()));
+    }
+    let mut content = Vec::new();
+    file.take(ipc::launcher::MAX_CERTIFICATE_FILE + 1)
+        .read_to_end(&mut content)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    if !ipc::launcher::is_only_certificates(&content) {
+        return Err(format!("{} does not hold PEM certificates only", path.display()));
+    }
+    Ok(content)
 }
 
 fn forward_terminate(broker_pid: u32) {

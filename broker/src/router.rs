@@ -166,6 +166,9 @@ struct Router {
     slots: HashMap<Role, Slot>,
     gates: Gates,
     shutting_down: bool,
+    /// Accounts held while the launcher reads their `ca=` file.
+    accounts_awaiting_certificates: HashMap<u64, ipc::xmpp::NewAccount>,
+    next_certificate_request: u64,
 }
 
 fn process_name(role: Role) -> &'static str {
@@ -200,7 +203,7 @@ impl Router {
             }
         });
         let slots = [Role::Net, Role::Crypto, Role::Ui].into_iter().map(|role| (role, Slot::new())).collect();
-        Ok(Self { own, launcher, events, inbox, slots, gates: Gates::default(), shutting_down: false })
+        Ok(Self { own, launcher, events, inbox, slots, gates: Gates::default(), shutting_down: false, accounts_awaiting_certificates: HashMap::new(), next_certificate_request: 0 })
     }
 
     fn slot(&mut self, role: Role) -> &mut Slot {
@@ -270,6 +273,20 @@ impl Router {
             Event::Launcher(FromLauncher::Exited { role, pid, how }, _) => {
                 if self.slot(role).pid == Some(pid) {
                     return self.exited(role, how).await;
+                }
+            }
+            Event::Launcher(FromLauncher::Certificates { request, result }, _) => {
+                if let Some(mut account) = self.accounts_awaiting_certificates.remove(&request) {
+                    match result {
+                        Ok(pem) => {
+                            account.ca_pem = Some(pem);
+                            self.deliver(Outbound::Crypto(ToCrypto::AddAccount(account)));
+                        }
+                        Err(problem) => {
+                            self.gates.abandon_add();
+                            self.deliver(Outbound::Ui(ToUi::AccountRefused(Failure::new(ErrorCode::BadFile, format!("The ca= file cannot be used: {problem}.")))));
+                        }
+                    }
                 }
             }
             Event::LauncherGone => {
@@ -377,6 +394,12 @@ impl Router {
             if let Some(report) = report {
                 self.deliver(Outbound::Ui(ToUi::Restarted { report, reason }));
             }
+            // A new net knows no account; crypto tells it, if unlocked.
+            if role == Role::Net {
+                if let Some(message) = routing::net_started(&mut self.gates) {
+                    self.deliver(message);
+                }
+            }
         }
         // Once crypto and net are up for the first time, start the front end.
         let backends_up = [Role::Crypto, Role::Net].iter().all(|role| self.slots.get(role).is_some_and(|slot| slot.ever_up));
@@ -396,6 +419,15 @@ impl Router {
             }
             Verdict::Broker(BrokerRequest::Status) => self.send_status(),
             Verdict::Broker(BrokerRequest::Quit) => return Some(ExitCode::SUCCESS),
+            Verdict::Broker(BrokerRequest::ReadCertificates(account)) => {
+                let request = self.next_certificate_request;
+                self.next_certificate_request += 1;
+                let path = account.ca_path.clone().unwrap_or_default();
+                self.accounts_awaiting_certificates.insert(request, account);
+                if self.launcher.send(&ToLauncher::ReadCertificates { request, path }).await.is_err() {
+                    let _ = self.events.send(Event::LauncherGone);
+                }
+            }
             Verdict::Drop(kind) => {
                 self.slot(role).dropped += 1;
                 self.kill(role, format!("it sent a message it may not send now ({kind})")).await;
@@ -476,6 +508,8 @@ impl Router {
         }
         match role {
             Role::Crypto => {
+                // Their addition is void: crypto's answer could no longer pass.
+                self.accounts_awaiting_certificates.clear();
                 if self.gates.forget_crypto() {
                     self.deliver(Outbound::Ui(ToUi::Failed(Failure::new(
                         ErrorCode::ChildRestarted,
@@ -483,6 +517,7 @@ impl Router {
                     ))));
                 }
             }
+            Role::Net => self.gates.forget_net(),
             _ => self.gates.forget_probes(),
         }
     }

@@ -7,11 +7,12 @@
 //! dropped and counted, and its sender is restarted: a correct process never
 //! sends one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ipc::crypto::{FromCrypto, ToCrypto};
 use ipc::net::{FromNet, ToNet};
 use ipc::ui::{FromUi, ToUi};
+use ipc::xmpp::{NewAccount, SaslStep};
 
 /// A decoded frame and the process it came from.
 #[derive(Debug)]
@@ -34,6 +35,9 @@ pub enum Outbound {
 pub enum BrokerRequest {
     Status,
     Quit,
+    /// An account whose `ca=` file the launcher must read before crypto
+    /// sees the account.
+    ReadCertificates(NewAccount),
 }
 
 #[derive(Debug)]
@@ -53,13 +57,36 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
         From::Ui(FromUi::Status)                                                          => Verdict::Broker(BrokerRequest::Status),
         From::Ui(FromUi::Quit)                                                            => Verdict::Broker(BrokerRequest::Quit),
         From::Ui(FromUi::Ping(probe))                        if gates.open_probe(probe.seq) => deliver([To::Crypto(ToCrypto::Ping(probe))]),
-        From::Crypto(FromCrypto::Unlocked { accounts })      if gates.end_unlock()        => deliver([To::Ui(ToUi::Unlocked { accounts: accounts.clone() }), To::Net(ToNet::Accounts(accounts))]),
+        From::Ui(FromUi::AddAccount(account))                if account.ca_pem.is_some()  => Verdict::Drop("AddAccount"),
+        From::Ui(FromUi::AddAccount(account))                if account.ca_path.is_some() && gates.begin_add() => Verdict::Broker(BrokerRequest::ReadCertificates(account)),
+        From::Ui(FromUi::AddAccount(account))                if gates.begin_add()         => deliver([To::Crypto(ToCrypto::AddAccount(account))]),
+        From::Ui(FromUi::Account { account, request })                                    => deliver([To::Net(ToNet::Request { account, request })]),
+        From::Ui(FromUi::Send { account, peer, text, request }) if gates.open_send(request) => deliver([To::Crypto(ToCrypto::Send { account, peer, text, request })]),
+        From::Crypto(FromCrypto::Unlocked { accounts, settings }) if gates.end_unlock()   => deliver([To::Ui(ToUi::Unlocked { accounts }), To::Net(ToNet::Accounts(settings))]),
         From::Crypto(FromCrypto::UnlockFailed(failure))      if gates.end_unlock()        => deliver([To::Ui(ToUi::Failed(failure))]),
         From::Crypto(FromCrypto::Ping(probe))                if gates.advance(probe.seq, Stage::AtCrypto, Stage::AtNet) => deliver([To::Net(ToNet::Ping(probe))]),
         From::Net(FromNet::Pong(probe))                      if gates.advance(probe.seq, Stage::AtNet, Stage::Returning) => deliver([To::Crypto(ToCrypto::Pong(probe))]),
         From::Crypto(FromCrypto::Pong(probe))                if gates.close_probe(probe.seq) => deliver([To::Ui(ToUi::Pong(probe))]),
+        From::Crypto(FromCrypto::AccountAdded { summary, settings }) if gates.end_add()   => deliver([To::Ui(ToUi::AccountAdded(summary)), To::Net(ToNet::AccountAdded(settings))]),
+        From::Crypto(FromCrypto::AccountRefused(failure))    if gates.end_add()           => deliver([To::Ui(ToUi::AccountRefused(failure))]),
+        From::Crypto(FromCrypto::NetAccounts(settings))      if gates.end_net_accounts()  => deliver([To::Net(ToNet::Accounts(settings))]),
+        From::Crypto(FromCrypto::Transmit { account, peer, body, request, encrypted }) if gates.close_send(request) => deliver([To::Net(ToNet::Transmit { account, peer, body, request, encrypted })]),
+        From::Crypto(FromCrypto::SendFailed { account, peer, request, failure }) if gates.close_send(request) => deliver([To::Ui(ToUi::SendFailed { account, peer, request, failure })]),
+        From::Net(FromNet::Incoming { seq, account, from, body }) if gates.open_incoming(seq) => deliver([To::Crypto(ToCrypto::Incoming { seq, account, from, body })]),
+        From::Crypto(FromCrypto::Deliver { seq, account, peer, text, encrypted }) if gates.close_incoming(seq) => deliver([To::Ui(ToUi::Message { account, peer, text, encrypted })]),
+        From::Net(FromNet::Event(event))                                                  => deliver([To::Ui(ToUi::Net(event))]),
+        From::Net(FromNet::SaslStart { account, attempt, offer }) if gates.sasl_open(&account, attempt) => deliver([To::Crypto(ToCrypto::SaslStart { account, attempt, offer })]),
+        From::Crypto(FromCrypto::Sasl { account, attempt, step }) if gates.sasl_crypto_step(&account, attempt, &step) => deliver([To::Net(ToNet::Sasl { account, attempt, step })]),
+        From::Net(FromNet::SaslServer { account, attempt, message }) if gates.sasl_net_step(&account, attempt) => deliver([To::Crypto(ToCrypto::SaslServer { account, attempt, message })]),
+        From::Net(FromNet::SaslEnd { account, attempt })     if gates.sasl_end(&account, attempt) => deliver([To::Crypto(ToCrypto::SaslEnd { account, attempt })]),
         refused => Verdict::Drop(refused.kind()),
     }
+}
+
+/// What the broker tells a process by itself, not on anyone's behalf: net
+/// started and must learn the accounts from crypto.
+pub fn net_started(gates: &mut Gates) -> Option<Outbound> {
+    gates.begin_net_accounts().then_some(Outbound::Crypto(ToCrypto::NetStarted))
 }
 
 fn deliver<const N: usize>(messages: [Outbound; N]) -> Verdict {
@@ -89,10 +116,30 @@ pub enum Stage {
 pub struct Gates {
     unlock_pending: bool,
     probes: HashMap<u64, Stage>,
+    adds_pending: usize,
+    net_accounts_pending: bool,
+    /// Messages from the UI that crypto has not answered yet.
+    sends: HashSet<u64>,
+    /// Messages from net that crypto has not answered yet.
+    incoming: HashSet<u64>,
+    /// One open SASL exchange per account: its attempt and whose turn it is.
+    sasl: HashMap<String, (u64, SaslTurn)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SaslTurn {
+    Crypto,
+    Net,
 }
 
 /// Probes in flight at once; more is a flood.
 pub const MAX_PROBES_IN_FLIGHT: usize = 4096;
+/// Messages in flight through crypto at once, each way.
+pub const MAX_MESSAGES_IN_FLIGHT: usize = 4096;
+/// Account additions waiting for crypto.
+pub const MAX_ADDS_IN_FLIGHT: usize = 16;
+/// Accounts with a SASL exchange open at once.
+pub const MAX_SASL_EXCHANGES: usize = 256;
 
 impl Gates {
     fn begin_unlock(&mut self) -> bool {
@@ -130,14 +177,115 @@ impl Gates {
         }
     }
 
+    fn begin_add(&mut self) -> bool {
+        self.adds_pending < MAX_ADDS_IN_FLIGHT && {
+            self.adds_pending += 1;
+            true
+        }
+    }
+
+    /// The launcher could not read an account's certificates: that
+    /// addition is over.
+    pub fn abandon_add(&mut self) {
+        self.adds_pending = self.adds_pending.saturating_sub(1);
+    }
+
+    fn end_add(&mut self) -> bool {
+        self.adds_pending > 0 && {
+            self.adds_pending -= 1;
+            true
+        }
+    }
+
+    fn begin_net_accounts(&mut self) -> bool {
+        !std::mem::replace(&mut self.net_accounts_pending, true)
+    }
+
+    fn end_net_accounts(&mut self) -> bool {
+        std::mem::replace(&mut self.net_accounts_pending, false)
+    }
+
+    fn open_send(&mut self, request: u64) -> bool {
+        self.sends.len() < MAX_MESSAGES_IN_FLIGHT && self.sends.insert(request)
+    }
+
+    fn close_send(&mut self, request: u64) -> bool {
+        self.sends.remove(&request)
+    }
+
+    fn open_incoming(&mut self, seq: u64) -> bool {
+        self.incoming.len() < MAX_MESSAGES_IN_FLIGHT && self.incoming.insert(seq)
+    }
+
+    fn close_incoming(&mut self, seq: u64) -> bool {
+        self.incoming.remove(&seq)
+    }
+
+    /// Net opens an exchange (again, after a failure or a reconnection: the
+    /// old one is over).
+    fn sasl_open(&mut self, account: &str, attempt: u64) -> bool {
+        if self.sasl.len() >= MAX_SASL_EXCHANGES && !self.sasl.contains_key(account) {
+            return false;
+        }
+        self.sasl.insert(account.to_owned(), (attempt, SaslTurn::Crypto));
+        true
+    }
+
+    fn sasl_crypto_step(&mut self, account: &str, attempt: u64, step: &SaslStep) -> bool {
+        match self.sasl.get_mut(account) {
+            Some((open, turn)) if *open == attempt && *turn == SaslTurn::Crypto => {
+                if matches!(step, SaslStep::Verified | SaslStep::Abandon(_)) {
+                    self.sasl.remove(account);
+                } else {
+                    *turn = SaslTurn::Net;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn sasl_net_step(&mut self, account: &str, attempt: u64) -> bool {
+        match self.sasl.get_mut(account) {
+            Some((open, turn)) if *open == attempt && *turn == SaslTurn::Net => {
+                *turn = SaslTurn::Crypto;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Net may end its own exchange at any turn, or one already closed by a
+    /// `Verified` whose success it then could not use.
+    fn sasl_end(&mut self, account: &str, attempt: u64) -> bool {
+        if let Some((open, _)) = self.sasl.get(account) {
+            if *open == attempt {
+                self.sasl.remove(account);
+            }
+        }
+        true
+    }
+
     /// The crypto process went away: its pending answers will never come.
     /// Returns whether an unlock was waiting.
     pub fn forget_crypto(&mut self) -> bool {
         self.probes.clear();
+        self.adds_pending = 0;
+        self.net_accounts_pending = false;
+        self.sends.clear();
+        self.incoming.clear();
+        self.sasl.clear();
         std::mem::replace(&mut self.unlock_pending, false)
     }
 
-    /// Net or the UI went away: probes through it are lost.
+    /// Net went away: probes, messages and SASL exchanges through it are lost.
+    pub fn forget_net(&mut self) {
+        self.probes.clear();
+        self.incoming.clear();
+        self.sasl.clear();
+    }
+
+    /// The UI went away: probes through it are lost.
     pub fn forget_probes(&mut self) {
         self.probes.clear();
     }
@@ -176,7 +324,7 @@ mod tests {
     #[test]
     fn crypto_may_answer_an_unlock_only_once_and_only_when_asked() {
         let mut gates = Gates::default();
-        let unlocked = || Inbound::Crypto(FromCrypto::Unlocked { accounts: vec![] });
+        let unlocked = || Inbound::Crypto(FromCrypto::Unlocked { accounts: vec![], settings: vec![] });
         assert!(matches!(route(unlocked(), &mut gates), Verdict::Drop("Unlocked")));
         route(Inbound::Ui(FromUi::Unlock { passphrase: Passphrase::new("x".into()) }), &mut gates);
         assert!(matches!(route(unlocked(), &mut gates), Verdict::Deliver(to) if to.len() == 2));

@@ -32,6 +32,11 @@ pub enum Tcp {
     Deny,
     /// No bind; connect only to these ports.
     ConnectOnly(Vec<u16>),
+    /// No bind; connect to any port. For a process whose peers' ports are
+    /// not known when it starts (Tor relays, or loopback test servers); what
+    /// it may reach is then enforced by its own dialer, and by seccomp's
+    /// refusal of every socket but TCP.
+    ConnectAnyPort,
 }
 
 fn landlock_error(error: impl std::fmt::Display) -> ConfineError {
@@ -43,7 +48,10 @@ pub(crate) fn restrict(policy: &Policy) -> Result<LandlockStatus, ConfineError> 
     let mut ruleset = Ruleset::default()
         .handle_access(AccessFs::from_all(TARGET_ABI))
         .map_err(landlock_error)?
-        .handle_access(AccessNet::from_all(TARGET_ABI))
+        .handle_access(match policy.tcp {
+            Tcp::ConnectAnyPort => landlock::BitFlags::from(AccessNet::BindTcp),
+            Tcp::Deny | Tcp::ConnectOnly(_) => AccessNet::from_all(TARGET_ABI),
+        })
         .map_err(landlock_error)?;
     if policy.scope_signals {
         ruleset = ruleset.scope(Scope::Signal).map_err(landlock_error)?;

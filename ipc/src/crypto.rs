@@ -2,8 +2,9 @@
 
 use bincode::{Decode, Encode};
 
-use crate::secret::Passphrase;
+use crate::secret::{Passphrase, SecretText};
 use crate::types::{AccountSummary, Failure, Probe};
+use crate::xmpp::{ConnectionSettings, NewAccount, SaslOffer, SaslServer, SaslStep};
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub enum ToCrypto {
@@ -13,18 +14,45 @@ pub enum ToCrypto {
     Ping(Probe),
     /// From net, on its way back to the UI.
     Pong(Probe),
+    /// From the UI.
+    AddAccount(NewAccount),
+    /// From the UI: a message to apply the OTR policy to and hand to net.
+    Send { account: String, peer: String, text: SecretText, request: u64 },
+    /// From net: a message from a peer (`from` is the full JID).
+    Incoming { seq: u64, account: String, from: String, body: SecretText },
+    /// From net: the server's mechanisms and the TLS binding; choose and begin.
+    SaslStart { account: String, attempt: u64, offer: SaslOffer },
+    /// From net: the server's next SASL message.
+    SaslServer { account: String, attempt: u64, message: SaslServer },
+    /// From net: the exchange is over (the stream closed or failed).
+    SaslEnd { account: String, attempt: u64 },
+    /// From the broker: net (re)started and knows no account; send them.
+    NetStarted,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub enum FromCrypto {
-    /// The store is open; summaries go to the UI and to net.
-    Unlocked { accounts: Vec<AccountSummary> },
+    /// The store is open; summaries go to the UI, connection settings to net.
+    Unlocked { accounts: Vec<AccountSummary>, settings: Vec<ConnectionSettings> },
     /// The store stays closed; for the UI.
     UnlockFailed(Failure),
     /// Outbound, for net.
     Ping(Probe),
     /// Inbound, for the UI.
     Pong(Probe),
+    /// The summary for the UI, the settings for net.
+    AccountAdded { summary: AccountSummary, settings: ConnectionSettings },
+    AccountRefused(Failure),
+    /// For net: a stanza body to send, `encrypted` if OTR made it.
+    Transmit { account: String, peer: String, body: SecretText, request: u64, encrypted: bool },
+    /// For the UI: a `Send` that may not leave.
+    SendFailed { account: String, peer: String, request: u64, failure: Failure },
+    /// For the UI: the text of an `Incoming`.
+    Deliver { seq: u64, account: String, peer: String, text: SecretText, encrypted: bool },
+    /// For net: the next SASL step of an exchange it opened.
+    Sasl { account: String, attempt: u64, step: SaslStep },
+    /// For net, in answer to `NetStarted`: every account's settings.
+    NetAccounts(Vec<ConnectionSettings>),
 }
 
 impl FromCrypto {
@@ -34,6 +62,13 @@ impl FromCrypto {
             FromCrypto::UnlockFailed(_) => "UnlockFailed",
             FromCrypto::Ping(_) => "Ping",
             FromCrypto::Pong(_) => "Pong",
+            FromCrypto::AccountAdded { .. } => "AccountAdded",
+            FromCrypto::AccountRefused(_) => "AccountRefused",
+            FromCrypto::Transmit { .. } => "Transmit",
+            FromCrypto::SendFailed { .. } => "SendFailed",
+            FromCrypto::Deliver { .. } => "Deliver",
+            FromCrypto::Sasl { .. } => "Sasl",
+            FromCrypto::NetAccounts(_) => "NetAccounts",
         }
     }
 }

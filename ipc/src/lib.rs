@@ -11,11 +11,13 @@ pub mod channel;
 pub mod codec;
 pub mod crypto;
 pub mod handshake;
+pub mod jid;
 pub mod launcher;
 pub mod net;
 pub mod secret;
 pub mod types;
 pub mod ui;
+pub mod xmpp;
 
 pub use channel::{Channel, ChannelError, FrameReader, FrameWriter};
 pub use codec::{CodecError, FRAME_CAP};
@@ -23,4 +25,4 @@ pub use types::*;
 
 /// Raised whenever any message type or its meaning changes; both ends refuse
 /// to talk across versions rather than guess.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;

@@ -7,11 +7,15 @@ use bincode::error::{DecodeError, EncodeError};
 use bincode::{BorrowDecode, Decode, Encode};
 use zeroize::Zeroizing;
 
-/// The store passphrase, on its way from the UI to the crypto process.
+/// Text that must not outlive its use or show in a log: the store
+/// passphrase, an account password, a SASL message, a message body.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Passphrase(Zeroizing<String>);
+pub struct SecretText(Zeroizing<String>);
 
-impl Passphrase {
+/// The store passphrase, on its way from the UI to the crypto process.
+pub type Passphrase = SecretText;
+
+impl SecretText {
     pub fn new(text: String) -> Self {
         Self(Zeroizing::new(text))
     }
@@ -21,25 +25,25 @@ impl Passphrase {
     }
 }
 
-impl std::fmt::Debug for Passphrase {
+impl std::fmt::Debug for SecretText {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("Passphrase(<redacted>)")
+        formatter.write_str("<redacted>")
     }
 }
 
-impl Encode for Passphrase {
+impl Encode for SecretText {
     fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
         self.0.as_str().encode(encoder)
     }
 }
 
-impl<Context> Decode<Context> for Passphrase {
+impl<Context> Decode<Context> for SecretText {
     fn decode<D: Decoder<Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
         Ok(Self(Zeroizing::new(String::decode(decoder)?)))
     }
 }
 
-impl<'de, Context> BorrowDecode<'de, Context> for Passphrase {
+impl<'de, Context> BorrowDecode<'de, Context> for SecretText {
     fn borrow_decode<D: BorrowDecoder<'de, Context = Context>>(
         decoder: &mut D,
     ) -> Result<Self, DecodeError> {

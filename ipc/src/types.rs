@@ -118,6 +118,27 @@ pub enum ErrorCode {
     ChildRestarted,
     ChildFailed,
     Timeout,
+    /// No account with that JID in the store.
+    UnknownAccount,
+    AccountExists,
+    /// A file named on a command could not be used.
+    BadFile,
+    /// The server did not prove itself: certificate, pin, or TLS failure.
+    Tls,
+    /// The server offered no STARTTLS; nothing was sent.
+    NoTls,
+    /// The server refused the password, or could not prove it knew it.
+    Authentication,
+    /// No mechanism both sides accept (and PLAIN not allowed).
+    NoMechanism,
+    /// The server could not be reached.
+    Connect,
+    /// The server broke the XMPP protocol (bad XML, limits, stream errors).
+    Protocol,
+    /// The request needs the account online.
+    Offline,
+    /// A peer or server answered a message with an error.
+    Delivery,
 }
 
 impl ErrorCode {
@@ -132,6 +153,17 @@ impl ErrorCode {
             ErrorCode::ChildRestarted => "child-restarted",
             ErrorCode::ChildFailed => "child-failed",
             ErrorCode::Timeout => "timeout",
+            ErrorCode::UnknownAccount => "unknown-account",
+            ErrorCode::AccountExists => "account-exists",
+            ErrorCode::BadFile => "bad-file",
+            ErrorCode::Tls => "tls",
+            ErrorCode::NoTls => "no-tls",
+            ErrorCode::Authentication => "authentication",
+            ErrorCode::NoMechanism => "no-mechanism",
+            ErrorCode::Connect => "connect",
+            ErrorCode::Protocol => "protocol",
+            ErrorCode::Offline => "offline",
+            ErrorCode::Delivery => "delivery",
         }
     }
 }

@@ -2,8 +2,9 @@
 
 use bincode::{Decode, Encode};
 
-use crate::secret::Passphrase;
+use crate::secret::{Passphrase, SecretText};
 use crate::types::{AccountSummary, Failure, ProcessReport, Probe};
+use crate::xmpp::{AccountRequest, NetEvent, NewAccount};
 
 /// What the UI asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -16,6 +17,13 @@ pub enum FromUi {
     Ping(Probe),
     /// Shut everything down.
     Quit,
+    /// Add an account to the store. Routed to crypto.
+    AddAccount(NewAccount),
+    /// Connect, disconnect, roster, subscriptions. Routed to net.
+    Account { account: String, request: AccountRequest },
+    /// A message for a peer; `request` numbers it for the `sent` answer.
+    /// Routed to crypto, which applies the OTR policy.
+    Send { account: String, peer: String, text: SecretText, request: u64 },
 }
 
 impl FromUi {
@@ -26,6 +34,9 @@ impl FromUi {
             FromUi::Status => "Status",
             FromUi::Ping(_) => "Ping",
             FromUi::Quit => "Quit",
+            FromUi::AddAccount(_) => "AddAccount",
+            FromUi::Account { request, .. } => request.kind(),
+            FromUi::Send { .. } => "Send",
         }
     }
 }
@@ -42,4 +53,13 @@ pub enum ToUi {
     /// All processes of a `Status` answer have been sent.
     StatusComplete,
     Pong(Probe),
+    AccountAdded(AccountSummary),
+    /// The account could not be added; the store is unchanged.
+    AccountRefused(Failure),
+    /// Connection, roster and presence news from net.
+    Net(NetEvent),
+    /// A message from a peer, after crypto has seen it.
+    Message { account: String, peer: String, text: SecretText, encrypted: bool },
+    /// A message of ours that did not leave, and why.
+    SendFailed { account: String, peer: String, request: u64, failure: Failure },
 }

@@ -1,5 +1,12 @@
-//! The library half of `burrow-net`: the XMPP stream parser, TLS, dialers and sessions. Kept as a
-//! library so the fuzz targets and unit tests can reach the parsers. See README.md.
+//! The library half of `burrow-net`: the XMPP stream parser, TLS, dialers and
+//! account sessions. Kept as a library so the fuzz targets and unit tests can
+//! reach the parsers. See README.md.
 #![forbid(unsafe_code)]
 
+pub mod account;
+pub mod dialer;
+pub mod login;
+pub mod sm;
+pub mod stanza;
+pub mod tls;
 pub mod xml;

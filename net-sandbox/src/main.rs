@@ -3,30 +3,168 @@
 
 mod policy;
 
+use std::collections::HashMap;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use ipc::net::{FromNet, ToNet};
-use ipc::{handshake, Channel, ChannelError, ConfinementReport, Role};
+use ipc::xmpp::{AccountRequest, ConnectionSettings, NetEvent};
+use ipc::{handshake, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Role};
+use net_sandbox::account::{Account, Command, Shared};
+use net_sandbox::dialer::LoopbackDialer;
+use net_sandbox::tls::SystemRoots;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 fn main() -> ExitCode {
     confine::child::main("burrow-net", policy::policy, |_, report| serve(report))
 }
 
+/// Commands one account may have waiting; past this, the UI is told.
+const ACCOUNT_INBOX: usize = 4096;
+
+struct Running {
+    inbox: mpsc::Sender<Command>,
+    task: JoinHandle<()>,
+}
+
 async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
     let (mut reader, mut writer) = Channel::new(confine::sys::take_ipc_socket()?)?.split();
     handshake::answer_broker(&mut reader, &mut writer, Role::Net, report).await?;
+    let roots = SystemRoots::load();
+    if let Some(warning) = &roots.warning {
+        eprintln!("burrow-net: system certificate authorities: {warning}");
+    }
+    let (to_broker, mut outgoing) = mpsc::channel::<FromNet>(1024);
+    let sender = tokio::spawn(async move {
+        while let Some(message) = outgoing.recv().await {
+            if writer.send(&message).await.is_err() {
+                break;
+            }
+        }
+    });
+    let shared = Shared {
+        dialer: Arc::new(LoopbackDialer),
+        roots,
+        to_broker: to_broker.clone(),
+        next_incoming: Arc::new(AtomicU64::new(0)),
+    };
+    let mut accounts: HashMap<String, (ConnectionSettings, Option<Running>)> = HashMap::new();
     loop {
         let request = match reader.recv::<ToNet>().await {
             Ok(request) => request,
-            Err(ChannelError::Closed) => return Ok(()),
-            Err(error) => return Err(error.into()),
+            Err(ChannelError::Closed) => break,
+            Err(error) => {
+                stop_all(&mut accounts).await;
+                return Err(error.into());
+            }
         };
         match request {
-            // The XMPP issue connects these; for now net only learns them.
-            ToNet::Accounts(accounts) => {
-                eprintln!("burrow-net: the store lists {} account(s)", accounts.len());
+            ToNet::Accounts(list) => {
+                eprintln!("burrow-net: the store lists {} account(s)", list.len());
+                let names: Vec<String> = list.iter().map(|settings| settings.jid.clone()).collect();
+                let gone: Vec<String> = accounts.keys().filter(|name| !names.contains(name)).cloned().collect();
+                for name in gone {
+                    if let Some((_, Some(running))) = accounts.remove(&name) {
+                        let _ = running.inbox.send(Command::Stop).await;
+                    }
+                }
+                for settings in list {
+                    update(&mut accounts, settings).await;
+                }
             }
-            ToNet::Ping(probe) => writer.send(&FromNet::Pong(probe)).await?,
+            ToNet::AccountAdded(settings) => update(&mut accounts, settings).await,
+            ToNet::Ping(probe) => {
+                let _ = to_broker.send(FromNet::Pong(probe)).await;
+            }
+            ToNet::Request { account, request } => {
+                let connect = request == AccountRequest::Connect;
+                deliver(&mut accounts, &shared, &account, None, Command::Request(request), connect).await;
+            }
+            ToNet::Transmit { account, peer, body, request, encrypted } => {
+                let peer_for_error = Some(peer.clone());
+                deliver(&mut accounts, &shared, &account, peer_for_error, Command::Transmit { peer, body, request, encrypted }, false).await;
+            }
+            ToNet::Sasl { account, attempt, step } => {
+                if let Some((_, Some(running))) = accounts.get(&account) {
+                    let _ = running.inbox.try_send(Command::Sasl { attempt, step });
+                }
+            }
         }
+    }
+    stop_all(&mut accounts).await;
+    drop(to_broker);
+    sender.abort();
+    Ok(())
+}
+
+async fn update(accounts: &mut HashMap<String, (ConnectionSettings, Option<Running>)>, settings: ConnectionSettings) {
+    match accounts.get_mut(&settings.jid) {
+        Some((known, running)) => {
+            *known = settings.clone();
+            if let Some(running) = running {
+                let _ = running.inbox.send(Command::Settings(settings)).await;
+            }
+        }
+        None => {
+            accounts.insert(settings.jid.clone(), (settings, None));
+        }
+    }
+}
+
+/// Hands a command to the account's task, starting the task on `/connect`.
+async fn deliver(
+    accounts: &mut HashMap<String, (ConnectionSettings, Option<Running>)>,
+    shared: &Shared,
+    account: &str,
+    peer: Option<String>,
+    command: Command,
+    start: bool,
+) {
+    let fail = |code, message: &str| FromNet::Event(NetEvent::Failed { account: account.to_owned(), peer: peer.clone(), failure: Failure::new(code, message) });
+    let Some((settings, running)) = accounts.get_mut(account) else {
+        let _ = shared.to_broker.send(fail(ErrorCode::UnknownAccount, "Burrow's network process does not know this account; unlock the store first.")).await;
+        return;
+    };
+    if running.as_ref().is_some_and(|running| running.task.is_finished()) {
+        *running = None;
+    }
+    if running.is_none() {
+        if !start {
+            let _ = shared.to_broker.send(fail(ErrorCode::Offline, "The account is not connected; /connect it first.")).await;
+            return;
+        }
+        let (inbox, commands) = mpsc::channel(ACCOUNT_INBOX);
+        match Account::new(settings.clone(), shared.clone(), commands) {
+            Ok(task) => *running = Some(Running { inbox, task: tokio::spawn(task.run()) }),
+            Err(problem) => {
+                let _ = shared.to_broker.send(fail(ErrorCode::BadCommand, &problem)).await;
+                return;
+            }
+        }
+    }
+    if let Some(running) = running {
+        if running.inbox.try_send(command).is_err() {
+            let _ = shared.to_broker.send(fail(ErrorCode::Busy, "Too many requests are waiting for this account; try again.")).await;
+        }
+    }
+}
+
+async fn stop_all(accounts: &mut HashMap<String, (ConnectionSettings, Option<Running>)>) {
+    let mut tasks = Vec::new();
+    for (_, (_, running)) in accounts.drain() {
+        if let Some(running) = running {
+            let _ = running.inbox.send(Command::Stop).await;
+            tasks.push(running.task);
+        }
+    }
+    // Each closes its stream properly, within a bound.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), futures_join(tasks)).await;
+}
+
+async fn futures_join(tasks: Vec<JoinHandle<()>>) {
+    for task in tasks {
+        let _ = task.await;
     }
 }

@@ -3,10 +3,16 @@
 //! It is the only process that may open a network socket, and it parses
 //! everything the network sends, so it is the one most likely to be
 //! exploited. It may open TCP sockets (never UDP, never raw, never a Unix
-//! socket), connect only to the ports the launcher names (Landlock ABI 4+;
-//! none until the XMPP and Tor issues give it some), never bind, never exec,
-//! never fork, never trace, and touch no file but its own directory of the
-//! profile, where Tor keeps its state. It cannot read the store.
+//! socket), never bind or listen, never exec, never fork, never trace, read
+//! the system's certificate authorities, and touch no other file but its own
+//! directory of the profile, where Tor keeps its state. It cannot read the
+//! store.
+//!
+//! Which ports it may connect to: with `--allow-connect PORT` (the system
+//! Tor's SOCKS port, from the Tor issue on) only those, by Landlock. Without
+//! it, any port: the only dialer of this version reaches the loopback
+//! interface alone and refuses every other address in code, and embedded
+//! arti will need relays on ports no one knows in advance.
 
 use confine::args::ChildArgs;
 use confine::seccomp::{any, runtime_baseline, when, Cond};
@@ -16,8 +22,22 @@ pub fn policy(args: &ChildArgs) -> Result<Policy, String> {
     let own_directory = confine::profile_subdirectory(&args.profile_dir()?, ipc::Role::Net);
     Ok(Policy {
         isolate_network: false,
-        filesystem: Filesystem { read_write: vec![own_directory], ..Filesystem::default() },
-        tcp: Tcp::ConnectOnly(allowed_ports(args)?),
+        filesystem: Filesystem {
+            read_write: vec![own_directory],
+            // The system's trust anchors (rustls-native-certs); on Debian the
+            // files in /etc/ssl/certs link into /usr/share/ca-certificates,
+            // or /usr/local/share/ca-certificates for a local authority.
+            read_if_present: vec![
+                "/etc/ssl/certs".into(),
+                "/usr/share/ca-certificates".into(),
+                "/usr/local/share/ca-certificates".into(),
+            ],
+            ..Filesystem::default()
+        },
+        tcp: match allowed_ports(args)? {
+            ports if ports.is_empty() => Tcp::ConnectAnyPort,
+            ports => Tcp::ConnectOnly(ports),
+        },
         scope_signals: true,
         scope_abstract_unix_sockets: true,
         seccomp: Seccomp::AllowList { allow: allowed_syscalls(), fail_with: Vec::new() },

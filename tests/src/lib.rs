@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod fake_server;
+pub mod pki;
+pub mod proxy;
+pub mod servers;
+
 /// target/debug (or release), where cargo put the workspace binaries.
 pub fn binaries_dir() -> PathBuf {
     let test_binary = std::env::current_exe().expect("test binary path");

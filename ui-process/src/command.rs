@@ -1,6 +1,8 @@
 //! Parsing the text front end's command lines (TEXT-FRONTEND.md).
 
-use ipc::secret::Passphrase;
+use ipc::jid::BareJid;
+use ipc::secret::{Passphrase, SecretText};
+use ipc::xmpp::{AccountRequest, NewAccount, TorMode, Transport};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
@@ -8,15 +10,15 @@ pub enum Command {
     Status,
     Quit,
     Ping { count: usize, size: usize },
+    AddAccount(NewAccount),
+    Account { account: String, request: AccountRequest },
+    Send { account: String, peer: String, text: SecretText },
     /// A command of the contract whose feature has not landed yet.
     NotYet(&'static str),
 }
 
 /// Commands of the contract that later issues implement.
-const NOT_YET: [&str; 14] = [
-    "/account", "/connect", "/disconnect", "/roster", "/subscribe", "/approve", "/msg", "/otr",
-    "/fingerprint", "/trust", "/smp", "/smp-answer", "/policy", "/import",
-];
+const NOT_YET: [&str; 7] = ["/otr", "/fingerprint", "/trust", "/smp", "/smp-answer", "/policy", "/import"];
 
 /// `Ok(None)` for a blank line; `Err` carries plain words for the user.
 pub fn parse(line: &str) -> Result<Option<Command>, String> {
@@ -41,6 +43,13 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         "/status" => Command::Status,
         "/quit" => Command::Quit,
         "/ping" => parse_ping(rest)?,
+        "/account" => parse_account(rest)?,
+        "/connect" => account_request(rest, "/connect JID", |_| Ok(AccountRequest::Connect))?,
+        "/disconnect" => account_request(rest, "/disconnect JID", |_| Ok(AccountRequest::Disconnect))?,
+        "/roster" => account_request(rest, "/roster JID", |_| Ok(AccountRequest::Roster))?,
+        "/subscribe" => account_request(rest, "/subscribe JID PEER", |peer| Ok(AccountRequest::Subscribe { peer: peer_of(peer)? }))?,
+        "/approve" => account_request(rest, "/approve JID PEER", |peer| Ok(AccountRequest::Approve { peer: peer_of(peer)? }))?,
+        "/msg" => parse_msg(rest)?,
         other => match NOT_YET.iter().find(|known| **known == other) {
             Some(known) => Command::NotYet(known),
             None if other.starts_with('/') => return Err(format!("unknown command {other}")),
@@ -61,6 +70,128 @@ fn parse_ping(rest: &str) -> Result<Command, String> {
     Ok(Command::Ping { count, size })
 }
 
+fn account_of(word: &str) -> Result<String, String> {
+    Ok(BareJid::parse(word)?.as_string())
+}
+
+fn peer_of(word: Option<&str>) -> Result<String, String> {
+    let word = word.ok_or("name the peer's address")?;
+    Ok(BareJid::parse(word)?.as_string())
+}
+
+/// `/connect JID` and its kin: the account, maybe a peer, nothing more.
+fn account_request(
+    rest: &str,
+    usage: &str,
+    request: impl FnOnce(Option<&str>) -> Result<AccountRequest, String>,
+) -> Result<Command, String> {
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let wants_peer = usage.contains("PEER");
+    if words.len() != 1 + usize::from(wants_peer) {
+        return Err(format!("usage: {usage}"));
+    }
+    Ok(Command::Account { account: account_of(words[0])?, request: request(words.get(1).copied())? })
+}
+
+/// `/msg JID PEER TEXT…`: the text is the rest of the line, spaces kept.
+fn parse_msg(rest: &str) -> Result<Command, String> {
+    const USAGE: &str = "usage: /msg JID PEER TEXT";
+    let rest = rest.trim_start();
+    let (account, rest) = rest.split_once(char::is_whitespace).ok_or(USAGE)?;
+    let rest = rest.trim_start();
+    let (peer, text) = rest.split_once(char::is_whitespace).ok_or(USAGE)?;
+    let text = text.trim_start();
+    if text.is_empty() {
+        return Err(USAGE.into());
+    }
+    Ok(Command::Send { account: account_of(account)?, peer: peer_of(Some(peer))?, text: SecretText::new(text.to_owned()) })
+}
+
+/// `/account add JID PASSWORD [server=HOST:PORT] [ca=PEM_PATH] [tor=…]
+/// [policy=…]`, and Burrow's own options `pin=sha256/BASE64`,
+/// `tls=starttls|direct` and `plain=allow`.
+fn parse_account(rest: &str) -> Result<Command, String> {
+    const USAGE: &str = "usage: /account add JID PASSWORD [server=HOST:PORT] [ca=PEM_PATH] [tor=auto|system|embedded] [policy=never|opportunistic|manual|require] [pin=sha256/BASE64] [tls=starttls|direct] [plain=allow]";
+    let mut words = rest.split_whitespace();
+    if words.next() != Some("add") {
+        return Err(USAGE.into());
+    }
+    let jid = account_of(words.next().ok_or(USAGE)?)?;
+    let password = words.next().ok_or(USAGE)?;
+    let mut account = NewAccount {
+        jid,
+        password: SecretText::new(password.to_owned()),
+        server: None,
+        transport: Transport::StartTls,
+        ca_path: None,
+        ca_pem: None,
+        spki_pin: None,
+        tor: TorMode::Auto,
+        policy: None,
+        allow_plain: false,
+    };
+    for option in words {
+        let (key, value) = option.split_once('=').ok_or_else(|| format!("{option} is not KEY=VALUE; {USAGE}"))?;
+        match key {
+            "server" => account.server = Some(parse_server(value)?),
+            "ca" => account.ca_path = Some(absolute(value)?),
+            "tor" => {
+                account.tor = match value {
+                    "auto" => TorMode::Auto,
+                    "system" => TorMode::System,
+                    "embedded" => TorMode::Embedded,
+                    _ => return Err("tor= takes auto, system or embedded".into()),
+                }
+            }
+            "policy" => match value {
+                "never" | "opportunistic" | "manual" | "require" => account.policy = Some(value.to_owned()),
+                _ => return Err("policy= takes never, opportunistic, manual or require".into()),
+            },
+            "pin" => {
+                let valid = value.strip_prefix("sha256/").is_some_and(|hash| hash.len() == 44 && hash.ends_with('='));
+                if !valid {
+                    return Err("pin= takes sha256/ followed by the base64 SHA-256 of the server's public key".into());
+                }
+                account.spki_pin = Some(value.to_owned());
+            }
+            "tls" => {
+                account.transport = match value {
+                    "starttls" => Transport::StartTls,
+                    "direct" => Transport::DirectTls,
+                    _ => return Err("tls= takes starttls or direct".into()),
+                }
+            }
+            "plain" if value == "allow" => account.allow_plain = true,
+            _ => return Err(format!("unknown option {key}=; {USAGE}")),
+        }
+    }
+    Ok(Command::AddAccount(account))
+}
+
+/// `HOST:PORT`, `[IPV6]:PORT`.
+fn parse_server(value: &str) -> Result<(String, u16), String> {
+    let bad = || format!("server= takes HOST:PORT, not {value}");
+    let (host, port) = value.rsplit_once(':').ok_or_else(bad)?;
+    let host = host.strip_prefix('[').and_then(|inner| inner.strip_suffix(']')).unwrap_or(host);
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() || port == 0 || host.chars().any(|character| character.is_whitespace() || character.is_control()) {
+        return Err(bad());
+    }
+    Ok((host.to_owned(), port))
+}
+
+/// The launcher reads `ca=` files, so a relative path is made absolute here,
+/// against the directory Burrow was started in.
+fn absolute(path: &str) -> Result<String, String> {
+    let path = std::path::Path::new(path);
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map_err(|error| format!("cannot resolve {}: {error}", path.display()))?.join(path)
+    };
+    absolute.to_str().map(str::to_owned).ok_or_else(|| "the ca= path is not valid UTF-8".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,7 +203,7 @@ mod tests {
 
     #[test]
     fn contract_commands_not_yet_built_are_recognised() {
-        assert_eq!(parse("/msg a@b c@d hi").unwrap(), Some(Command::NotYet("/msg")));
+        assert_eq!(parse("/otr start a@b c@d").unwrap(), Some(Command::NotYet("/otr")));
         assert_eq!(parse("/smp-answer a b c").unwrap(), Some(Command::NotYet("/smp-answer")));
     }
 
@@ -83,6 +214,50 @@ mod tests {
         assert!(parse("/unlock").is_err());
         assert!(parse("/ping x").is_err());
         assert!(parse("/ping 0").is_err());
+    }
+
+    #[test]
+    fn account_add_takes_its_options() {
+        let Some(Command::AddAccount(account)) =
+            parse("/account add Alice@Example.org s3cret server=127.0.0.1:5222 ca=/tmp/ca.pem tls=direct plain=allow policy=manual").unwrap()
+        else {
+            panic!("not an account");
+        };
+        assert_eq!(account.jid, "alice@example.org");
+        assert_eq!(account.password.expose(), "s3cret");
+        assert_eq!(account.server, Some(("127.0.0.1".into(), 5222)));
+        assert_eq!(account.ca_path.as_deref(), Some("/tmp/ca.pem"));
+        assert_eq!(account.transport, Transport::DirectTls);
+        assert!(account.allow_plain);
+        assert_eq!(account.policy.as_deref(), Some("manual"));
+        let Some(Command::AddAccount(v6)) = parse("/account add a@b p server=[::1]:5223").unwrap() else { panic!() };
+        assert_eq!(v6.server, Some(("::1".into(), 5223)));
+        assert!(parse("/account add a@b").is_err());
+        assert!(parse("/account add a@b p server=nowhere").is_err());
+        assert!(parse("/account add a@b p tor=udp").is_err());
+        assert!(parse("/account add a@b p colour=blue").is_err());
+        assert!(parse("/account remove a@b").is_err());
+    }
+
+    #[test]
+    fn message_text_keeps_its_spaces() {
+        let Some(Command::Send { account, peer, text }) = parse("/msg a@b.org  Bob@C.org  hello   there ").unwrap() else { panic!() };
+        assert_eq!((account.as_str(), peer.as_str(), text.expose()), ("a@b.org", "bob@c.org", "hello   there "));
+        assert!(parse("/msg a@b.org bob@c.org").is_err());
+        assert!(parse("/msg a@b.org").is_err());
+    }
+
+    #[test]
+    fn account_requests_check_their_words() {
+        assert_eq!(parse("/connect a@b.org").unwrap(), Some(Command::Account { account: "a@b.org".into(), request: AccountRequest::Connect }));
+        assert_eq!(
+            parse("/approve a@b.org c@d.org").unwrap(),
+            Some(Command::Account { account: "a@b.org".into(), request: AccountRequest::Approve { peer: "c@d.org".into() } })
+        );
+        assert!(parse("/connect").is_err());
+        assert!(parse("/connect a@b.org extra").is_err());
+        assert!(parse("/subscribe a@b.org").is_err());
+        assert!(parse("/roster not-a-jid").is_err());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use std::io::Write;
 
-use ipc::{AccountSummary, Failure, ProcessReport};
+use ipc::xmpp::{AccountStatus, RosterEntry, SubscriptionKind};
+use ipc::{Failure, ProcessReport};
 use serde_json::{json, Value};
 
 pub struct Output {
@@ -24,7 +25,9 @@ impl Output {
             }
             object.to_string()
         } else {
-            human
+            // Peers and servers choose much of this text: no terminal escape
+            // sequence of theirs may reach the terminal.
+            human.chars().map(|character| if character.is_control() { '\u{FFFD}' } else { character }).collect()
         };
         // stdout going away means nobody is listening; there is no one to
         // tell, and the broker shuts down when the UI exits.
@@ -76,12 +79,77 @@ impl Output {
         );
     }
 
-    pub fn account(&self, account: &AccountSummary) {
+    pub fn account(&self, status: &AccountStatus) {
         self.emit(
             "account",
-            json!({ "account": account.jid, "state": "offline", "tor": "none", "tls": null, "sasl": null }),
-            format!("account {} offline", account.jid),
+            json!({
+                "account": status.account,
+                "state": status.state.name(),
+                "tor": status.tor,
+                "tls": status.tls,
+                "sasl": status.sasl,
+            }),
+            format!(
+                "account {} {} (tor: {}, tls: {}, sasl: {})",
+                status.account,
+                status.state.name(),
+                status.tor,
+                status.tls.as_deref().unwrap_or("-"),
+                status.sasl.as_deref().unwrap_or("-")
+            ),
         );
+    }
+
+    /// An error about one account (and maybe one peer).
+    pub fn account_error(&self, account: &str, peer: Option<&str>, failure: &Failure) {
+        let mut fields = json!({ "code": failure.code.name(), "message": failure.message, "account": account });
+        if let (Some(peer), Some(object)) = (peer, fields.as_object_mut()) {
+            object.insert("peer".into(), peer.into());
+        }
+        let about = peer.map(|peer| format!("{account} → {peer}")).unwrap_or_else(|| account.to_owned());
+        self.emit("error", fields, format!("error ({}) [{about}]: {}", failure.code.name(), failure.message));
+    }
+
+    pub fn connected(&self, account: &str) {
+        self.emit("connected", json!({ "account": account }), format!("{account} connected"));
+    }
+
+    pub fn disconnected(&self, account: &str, reason: &str) {
+        self.emit("disconnected", json!({ "account": account, "reason": reason }), format!("{account} disconnected: {reason}"));
+    }
+
+    pub fn roster(&self, account: &str, entry: &RosterEntry) {
+        self.emit(
+            "roster",
+            json!({ "account": account, "peer": entry.peer, "subscription": entry.subscription, "presence": entry.presence }),
+            format!("  {} ({}, {})", entry.peer, entry.presence, entry.subscription),
+        );
+    }
+
+    pub fn presence(&self, account: &str, peer: &str, show: &str) {
+        self.emit("presence", json!({ "account": account, "peer": peer, "show": show }), format!("{peer} is {show}"));
+    }
+
+    /// An extension of the contract: subscription requests and answers.
+    pub fn subscription(&self, account: &str, peer: &str, kind: SubscriptionKind) {
+        let human = match kind {
+            SubscriptionKind::Request => format!("{peer} asks to see {account}'s presence; /approve {account} {peer} to agree"),
+            SubscriptionKind::Approved => format!("{peer} approved {account}'s request"),
+            SubscriptionKind::Revoked => format!("{peer} withdrew or refused a subscription of {account}"),
+        };
+        self.emit("subscription", json!({ "account": account, "peer": peer, "kind": kind.name() }), human);
+    }
+
+    pub fn message(&self, account: &str, peer: &str, text: &str, encrypted: bool) {
+        self.emit(
+            "message",
+            json!({ "account": account, "peer": peer, "encrypted": encrypted, "text": text }),
+            format!("{peer}{}: {text}", if encrypted { " (private)" } else { " (NOT encrypted)" }),
+        );
+    }
+
+    pub fn sent(&self, account: &str, peer: &str, encrypted: bool) {
+        self.emit("sent", json!({ "account": account, "peer": peer, "encrypted": encrypted }), format!("sent to {peer}"));
     }
 
     pub fn ping(&self, summary: &crate::ping::PingSummary) {

@@ -2,6 +2,7 @@
 
 use zeroize::Zeroize;
 use ipc::ui::{FromUi, ToUi};
+use ipc::xmpp::{AccountRequest, AccountStatus, ConnectionState, NetEvent};
 use ipc::{handshake, AccountSummary, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Probe, Role};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
@@ -26,13 +27,23 @@ struct FrontEnd {
     next_seq: u64,
     status_pending: bool,
     quitting: bool,
+    /// Each account's last reported state, for `/status`.
+    statuses: Vec<AccountStatus>,
+    adding_account: bool,
+    /// The account whose `/roster` answer is awaited.
+    roster_pending: Option<String>,
+    next_request: u64,
 }
 
 impl FrontEnd {
     /// Commands are taken one at a time: the next line is read only once
     /// the last command has its answer, so a script reads like a dialogue.
     fn awaiting_answer(&self) -> bool {
-        self.store == StoreState::Unlocking || self.status_pending || self.pongs.is_some()
+        self.store == StoreState::Unlocking
+            || self.status_pending
+            || self.pongs.is_some()
+            || self.adding_account
+            || self.roster_pending.is_some()
     }
 }
 
@@ -58,6 +69,10 @@ pub async fn run(report: ConfinementReport, json: bool) -> confine::child::Serve
         next_seq: 0,
         status_pending: false,
         quitting: false,
+        statuses: Vec::new(),
+        adding_account: false,
+        roster_pending: None,
+        next_request: 0,
     };
     front.output.ready();
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -152,6 +167,30 @@ impl FrontEnd {
                     let _ = done.send(result).await;
                 });
             }
+            Command::AddAccount(account) => {
+                if self.store != StoreState::Unlocked {
+                    return self.output.error(&Failure::new(ErrorCode::Locked, "Unlock the store first: /unlock PASSPHRASE"));
+                }
+                self.adding_account = true;
+                self.send(FromUi::AddAccount(account)).await;
+            }
+            Command::Account { account, request } => {
+                if !self.knows(&account) {
+                    return self.output.account_error(&account, None, &unknown_account(&account));
+                }
+                if request == AccountRequest::Roster {
+                    self.roster_pending = Some(account.clone());
+                }
+                self.send(FromUi::Account { account, request }).await;
+            }
+            Command::Send { account, peer, text } => {
+                if !self.knows(&account) {
+                    return self.output.account_error(&account, Some(&peer), &unknown_account(&account));
+                }
+                let request = self.next_request;
+                self.next_request += 1;
+                self.send(FromUi::Send { account, peer, text, request }).await;
+            }
             Command::NotYet(name) => self.output.error(&Failure::new(
                 ErrorCode::Unsupported,
                 format!("{name} is not available in this version of Burrow yet."),
@@ -185,9 +224,21 @@ impl FrontEnd {
             ToUi::StatusComplete => {
                 self.status_pending = false;
                 for account in &self.accounts {
-                    self.output.account(account);
+                    self.output.account(&self.status_of(&account.jid));
                 }
             }
+            ToUi::AccountAdded(summary) => {
+                self.adding_account = false;
+                self.output.account(&offline(&summary.jid));
+                self.accounts.push(summary);
+            }
+            ToUi::AccountRefused(failure) => {
+                self.adding_account = false;
+                self.output.error(&failure);
+            }
+            ToUi::Net(event) => self.net_event(event),
+            ToUi::Message { account, peer, text, encrypted } => self.output.message(&account, &peer, text.expose(), encrypted),
+            ToUi::SendFailed { account, peer, failure, .. } => self.output.account_error(&account, Some(&peer), &failure),
             ToUi::Pong(probe) => {
                 if let Some(pongs) = &self.pongs {
                     let _ = pongs.try_send(probe);
@@ -195,4 +246,49 @@ impl FrontEnd {
             }
         }
     }
+
+    fn net_event(&mut self, event: NetEvent) {
+        match event {
+            NetEvent::Status(status) => {
+                self.output.account(&status);
+                self.statuses.retain(|known| known.account != status.account);
+                self.statuses.push(status);
+            }
+            NetEvent::Connected { account } => self.output.connected(&account),
+            NetEvent::Disconnected { account, reason } => self.output.disconnected(&account, &reason),
+            NetEvent::Roster { account, entries } => {
+                for entry in &entries {
+                    self.output.roster(&account, entry);
+                }
+                if self.roster_pending.as_deref() == Some(account.as_str()) {
+                    self.roster_pending = None;
+                }
+            }
+            NetEvent::Presence { account, peer, show } => self.output.presence(&account, &peer, &show),
+            NetEvent::Subscription { account, peer, kind } => self.output.subscription(&account, &peer, kind),
+            NetEvent::Sent { account, peer, encrypted, .. } => self.output.sent(&account, &peer, encrypted),
+            NetEvent::Failed { account, peer, failure } => {
+                if self.roster_pending.as_deref() == Some(account.as_str()) {
+                    self.roster_pending = None;
+                }
+                self.output.account_error(&account, peer.as_deref(), &failure);
+            }
+        }
+    }
+
+    fn knows(&self, account: &str) -> bool {
+        self.accounts.iter().any(|known| known.jid == account)
+    }
+
+    fn status_of(&self, account: &str) -> AccountStatus {
+        self.statuses.iter().find(|status| status.account == account).cloned().unwrap_or_else(|| offline(account))
+    }
+}
+
+fn offline(account: &str) -> AccountStatus {
+    AccountStatus { account: account.to_owned(), state: ConnectionState::Offline, tor: "none".into(), tls: None, sasl: None }
+}
+
+fn unknown_account(account: &str) -> Failure {
+    Failure::new(ErrorCode::UnknownAccount, format!("There is no account {account}; add it with /account add."))
 }

@@ -1,0 +1,206 @@
+//! Types of the XMPP flows that cross more than one channel: accounts, the
+//! SASL exchange relayed between net and crypto, and what net reports.
+
+use bincode::{Decode, Encode};
+
+use crate::secret::SecretText;
+use crate::types::Failure;
+
+/// How the network process reaches an account's server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub enum Transport {
+    /// Plain TCP, then STARTTLS, which is mandatory.
+    StartTls,
+    /// TLS from the first byte (XEP-0368), ALPN `xmpp-client`.
+    DirectTls,
+}
+
+/// Which Tor the account's connections go through (the Tor issue implements
+/// the modes; until then only loopback servers can be reached, directly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub enum TorMode {
+    Auto,
+    System,
+    Embedded,
+}
+
+impl TorMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            TorMode::Auto => "auto",
+            TorMode::System => "system",
+            TorMode::Embedded => "embedded",
+        }
+    }
+}
+
+/// An account as the UI asks to add it. The password travels to the crypto
+/// process only.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct NewAccount {
+    pub jid: String,
+    pub password: SecretText,
+    /// `HOST:PORT` to dial instead of the domain's own address.
+    pub server: Option<(String, u16)>,
+    pub transport: Transport,
+    pub ca_path: Option<String>,
+    /// The file's certificates, filled in by the broker (from the launcher)
+    /// on the way to crypto; never set by the UI.
+    pub ca_pem: Option<Vec<u8>>,
+    /// `sha256/BASE64` of the server's SubjectPublicKeyInfo.
+    pub spki_pin: Option<String>,
+    pub tor: TorMode,
+    /// The OTR policy's name (`never`, `opportunistic`, `manual`, `require`).
+    pub policy: Option<String>,
+    /// SASL PLAIN over TLS, only where the server offers no SCRAM.
+    pub allow_plain: bool,
+}
+
+/// What net needs to connect an account: everything but the password.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ConnectionSettings {
+    pub jid: String,
+    pub server: Option<(String, u16)>,
+    pub transport: Transport,
+    /// PEM certificates trusted for this account only, besides the system's.
+    pub extra_anchors_pem: Option<Vec<u8>>,
+    pub spki_pin: Option<String>,
+    pub tor: TorMode,
+}
+
+/// The TLS channel-binding data net offers to the SCRAM computation.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ChannelBindingData {
+    /// `tls-exporter` or `tls-server-end-point`.
+    pub kind: String,
+    pub data: Vec<u8>,
+}
+
+/// What net learned of the server, for crypto to choose a mechanism.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct SaslOffer {
+    pub mechanisms: Vec<String>,
+    /// XEP-0440's list, when the server advertises one.
+    pub binding_types: Option<Vec<String>>,
+    pub binding: Option<ChannelBindingData>,
+    /// The server's -PLUS refused our binding earlier on this connection.
+    pub binding_refused: bool,
+}
+
+/// The crypto process's next SASL message, for net to relay as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum SaslStep {
+    /// The mechanism chosen and its initial response.
+    Begin { mechanism: String, initial: SecretText, note: Option<String> },
+    /// An answer to a challenge.
+    Respond(SecretText),
+    /// The server's success message checked out: the server knows the
+    /// password, and the channel binding (if any) matched.
+    Verified,
+    /// Crypto will not go on; net closes the stream and says why.
+    Abandon(Failure),
+}
+
+/// What the server sent in the SASL exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum SaslServer {
+    Challenge(Vec<u8>),
+    Success(Vec<u8>),
+}
+
+/// An account's connection state, as the `account` event shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub enum ConnectionState {
+    Offline,
+    Connecting,
+    Online,
+}
+
+impl ConnectionState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnectionState::Offline => "offline",
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Online => "online",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct AccountStatus {
+    pub account: String,
+    pub state: ConnectionState,
+    /// `system`, `embedded` or `none` (a direct loopback connection).
+    pub tor: String,
+    /// `TLS 1.3` or `TLS 1.2` while connected.
+    pub tls: Option<String>,
+    /// The SASL mechanism, with a note when it is a deliberate fallback.
+    pub sasl: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct RosterEntry {
+    pub peer: String,
+    /// `none`, `to`, `from`, `both`, optionally with ` (pending)`.
+    pub subscription: String,
+    /// `available`, `away`, `chat`, `dnd`, `xa` or `unavailable`.
+    pub presence: String,
+}
+
+/// A presence subscription event from a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub enum SubscriptionKind {
+    /// The peer asks to see our presence.
+    Request,
+    /// The peer approved our request.
+    Approved,
+    /// The peer withdrew or refused.
+    Revoked,
+}
+
+impl SubscriptionKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SubscriptionKind::Request => "request",
+            SubscriptionKind::Approved => "approved",
+            SubscriptionKind::Revoked => "revoked",
+        }
+    }
+}
+
+/// What net reports for the UI alone.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum NetEvent {
+    Status(AccountStatus),
+    Connected { account: String },
+    Disconnected { account: String, reason: String },
+    Roster { account: String, entries: Vec<RosterEntry> },
+    Presence { account: String, peer: String, show: String },
+    Subscription { account: String, peer: String, kind: SubscriptionKind },
+    /// The message with this request number left the client.
+    Sent { account: String, peer: String, request: u64, encrypted: bool },
+    /// A failure tied to an account (and maybe a peer).
+    Failed { account: String, peer: Option<String>, failure: Failure },
+}
+
+/// A UI request net answers by itself: it holds roster and presence.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum AccountRequest {
+    Connect,
+    Disconnect,
+    Roster,
+    Subscribe { peer: String },
+    Approve { peer: String },
+}
+
+impl AccountRequest {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AccountRequest::Connect => "Connect",
+            AccountRequest::Disconnect => "Disconnect",
+            AccountRequest::Roster => "Roster",
+            AccountRequest::Subscribe { .. } => "Subscribe",
+            AccountRequest::Approve { .. } => "Approve",
+        }
+    }
+}

@@ -1,0 +1,534 @@
+//! From nothing to a session: dial, TLS (direct, or STARTTLS, which is
+//! mandatory), SASL relayed to the crypto process, stream restart, then
+//! resumption of the previous session (XEP-0198) or a fresh resource binding.
+//!
+//! Until TLS is up and the server's certificate verified, nothing but the
+//! stream header and `<starttls/>` is written: no user name, no mechanism.
+
+use std::time::Duration;
+
+use ipc::net::FromNet;
+use ipc::xmpp::{ChannelBindingData, SaslOffer, SaslServer, SaslStep, Transport};
+use ipc::{ErrorCode, Failure};
+use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_rustls::client::TlsStream;
+
+use crate::account::{Account, Command};
+use crate::dialer::{BoxedStream, DialError};
+use crate::sm::Outgoing;
+use crate::stanza::{self, ns};
+use crate::tls::{self, TlsError, TlsPolicy};
+use crate::xml::{stream_header, Element, Limits, StreamEvent, StreamReader, XmlError};
+
+type Tls = TlsStream<BoxedStream>;
+
+/// How long the server has for each step of the login.
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the crypto process has for each SASL step (PBKDF2 with a high
+/// iteration count takes a few seconds).
+const CRYPTO_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub enum LoginError {
+    /// Worth another try later (network, server trouble).
+    Transient(Failure),
+    /// The user must act (certificate, password, missing STARTTLS).
+    Fatal(Failure),
+    /// The user disconnected during the login.
+    Stopped,
+    /// The task must end.
+    Stop,
+}
+
+impl LoginError {
+    fn protocol(what: impl std::fmt::Display) -> Self {
+        LoginError::Transient(Failure::new(ErrorCode::Protocol, format!("The server broke the XMPP protocol: {what}.")))
+    }
+}
+
+impl From<XmlError> for LoginError {
+    fn from(error: XmlError) -> Self {
+        LoginError::Transient(Failure::new(ErrorCode::Protocol, format!("The server sent XML Burrow refuses: {error}.")))
+    }
+}
+
+impl From<DialError> for LoginError {
+    fn from(error: DialError) -> Self {
+        let failure = Failure::new(ErrorCode::Connect, format!("{}{}.", capitalise(&error.to_string()), ""));
+        match error {
+            DialError::NotLoopback(_) => LoginError::Fatal(failure),
+            DialError::Unreachable { .. } => LoginError::Transient(failure),
+        }
+    }
+}
+
+fn tls_failure(error: TlsError) -> LoginError {
+    let message = format!("The secure connection failed, so nothing was sent: {error}.");
+    match error {
+        TlsError::Io(_) => LoginError::Transient(Failure::new(ErrorCode::Connect, message)),
+        _ => LoginError::Fatal(Failure::new(ErrorCode::Tls, message)),
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut characters = text.chars();
+    match characters.next() {
+        Some(first) => first.to_uppercase().chain(characters).collect(),
+        None => String::new(),
+    }
+}
+
+fn io_lost(error: std::io::Error) -> LoginError {
+    LoginError::Transient(Failure::new(ErrorCode::Connect, format!("The connection broke during the login: {error}.")))
+}
+
+/// A session ready for stanzas.
+pub struct Session {
+    pub writer: WriteHalf<Tls>,
+    pub events: mpsc::Receiver<Result<StreamEvent, XmlError>>,
+    reader: JoinHandle<()>,
+    pub tls_version: String,
+    pub sasl: String,
+    /// The id of our roster request, to know its answer.
+    pub roster_request: String,
+}
+
+impl Session {
+    pub async fn write(&mut self, text: &str) -> std::io::Result<()> {
+        match tokio::time::timeout(STEP_TIMEOUT, async {
+            self.writer.write_all(text.as_bytes()).await?;
+            self.writer.flush().await
+        })
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the server stopped reading")),
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// The stream during the login, read step by step (no other task reads it).
+struct Stream {
+    reader: StreamReader<ReadHalf<Tls>>,
+    writer: WriteHalf<Tls>,
+}
+
+impl Stream {
+    async fn write(&mut self, text: &str) -> Result<(), LoginError> {
+        let written = tokio::time::timeout(STEP_TIMEOUT, async {
+            self.writer.write_all(text.as_bytes()).await?;
+            self.writer.flush().await
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(io_lost(error)),
+            Err(_) => Err(LoginError::Transient(Failure::new(ErrorCode::Timeout, "The server stopped reading during the login."))),
+        }
+    }
+
+    async fn next(&mut self) -> Result<StreamEvent, LoginError> {
+        next_event(&mut self.reader).await
+    }
+
+    /// The next stanza-level element; a stream error or close ends the login.
+    async fn element(&mut self) -> Result<Element, LoginError> {
+        match self.next().await? {
+            StreamEvent::Stanza(element) if element.is("error", crate::xml::NS_STREAMS) => Err(stream_error(&element)),
+            StreamEvent::Stanza(element) => Ok(element),
+            StreamEvent::StreamClose => Err(LoginError::Transient(Failure::new(ErrorCode::Protocol, "The server closed the stream during the login."))),
+            StreamEvent::StreamOpen { .. } => Err(LoginError::protocol("a second stream header")),
+        }
+    }
+
+    /// Sends our header and reads the server's header and features.
+    async fn open(&mut self, domain: &str) -> Result<Features, LoginError> {
+        self.write(&stream_header(domain)).await?;
+        expect_open(self.next().await?)?;
+        let features = self.element().await?;
+        Features::parse(&features)
+    }
+
+    /// Starts the stream over on the same connection (after SASL).
+    fn restart(self) -> Result<Self, LoginError> {
+        let read = self.reader.into_inner().map_err(|_| LoginError::protocol("data after the SASL success"))?;
+        Ok(Stream { reader: StreamReader::new(read, Limits::default()), writer: self.writer })
+    }
+}
+
+async fn next_event<R: tokio::io::AsyncRead + Unpin>(reader: &mut StreamReader<R>) -> Result<StreamEvent, LoginError> {
+    match tokio::time::timeout(STEP_TIMEOUT, reader.next()).await {
+        Ok(Ok(event)) => Ok(event),
+        Ok(Err(error)) => Err(error.into()),
+        Err(_) => Err(LoginError::Transient(Failure::new(ErrorCode::Timeout, "The server stopped answering during the login."))),
+    }
+}
+
+fn expect_open(event: StreamEvent) -> Result<(), LoginError> {
+    match event {
+        StreamEvent::StreamOpen { .. } => Ok(()),
+        _ => Err(LoginError::protocol("no stream header")),
+    }
+}
+
+fn stream_error(element: &Element) -> LoginError {
+    let condition = element.elements().next().map(|child| child.name.clone()).unwrap_or_default();
+    LoginError::Transient(Failure::new(ErrorCode::Protocol, format!("The server ended the stream during the login ({condition}).")))
+}
+
+/// What `<stream:features/>` offers.
+#[derive(Debug, Default)]
+struct Features {
+    starttls: bool,
+    mechanisms: Vec<String>,
+    binding_types: Option<Vec<String>>,
+    bind: bool,
+    session_required: bool,
+    stream_management: bool,
+}
+
+impl Features {
+    fn parse(element: &Element) -> Result<Self, LoginError> {
+        if !element.is("features", crate::xml::NS_STREAMS) {
+            return Err(LoginError::protocol("no stream features"));
+        }
+        let mechanisms = element
+            .find("mechanisms", ns::SASL)
+            .map(|list| list.find_all("mechanism", ns::SASL).map(|mechanism| mechanism.text().trim().to_owned()).collect())
+            .unwrap_or_default();
+        let binding_types = element.find("sasl-channel-binding", ns::SASL_CHANNEL_BINDING).map(|list| {
+            list.find_all("channel-binding", ns::SASL_CHANNEL_BINDING).filter_map(|binding| binding.attr("type").map(str::to_owned)).collect()
+        });
+        let session_required = element
+            .find("session", ns::SESSION)
+            .is_some_and(|session| session.find("optional", ns::SESSION).is_none());
+        Ok(Features {
+            starttls: element.find("starttls", ns::TLS).is_some(),
+            mechanisms,
+            binding_types,
+            bind: element.find("bind", ns::BIND).is_some(),
+            session_required,
+            stream_management: element.find("sm", ns::SM).is_some(),
+        })
+    }
+}
+
+/// Connects the account and returns its session, resumed or new.
+pub async fn connect(account: &mut Account) -> Result<Session, LoginError> {
+    let settings = account.settings().clone();
+    let domain = account.jid().domain.clone();
+    let direct = settings.transport == Transport::DirectTls;
+    let (host, port) = settings.server.clone().unwrap_or_else(|| (domain.clone(), if direct { 5223 } else { 5222 }));
+    let policy = TlsPolicy {
+        system_roots: account.shared().roots.roots.clone(),
+        extra_anchors_pem: settings.extra_anchors_pem.clone(),
+        spki_pin: settings.spki_pin.clone(),
+    };
+    let config = tls::client_config(&policy, direct).map_err(tls_failure)?;
+    let dialer = account.shared().dialer.clone();
+    let mut transport = tokio::select! {
+        dialed = dialer.dial(&host, port) => dialed?,
+        stop = stopped(account) => return Err(stop),
+    };
+    if !direct {
+        transport = starttls(transport, &domain).await?;
+    }
+    let tls = tls::handshake(transport, config, &domain).await.map_err(tls_failure)?;
+    let connection = tls.get_ref().1;
+    let tls_version = tls::tls_version(connection).to_owned();
+    // No binding (an EdDSA certificate on TLS 1.2, say) means no -PLUS.
+    let binding = tls::channel_binding(connection).ok().map(|binding| ChannelBindingData { kind: binding.kind.name().to_owned(), data: binding.data });
+    let (read, writer) = tokio::io::split(tls);
+    let mut stream = Stream { reader: StreamReader::new(read, Limits::default()), writer };
+    let features = stream.open(&domain).await?;
+
+    let (sasl, mut stream) = authenticate(account, stream, features, binding).await?;
+    let features = stream.open(&domain).await?;
+    let fresh = establish(account, &mut stream, &features).await?;
+    let roster_request = stanza::random_id();
+    if fresh {
+        // Queued ahead of everything else, so that stream management
+        // counts them like every other stanza of ours.
+        account.prepend(vec![
+            Outgoing::new(stanza::roster_get(&roster_request), None),
+            Outgoing::new(stanza::initial_presence(), None),
+        ]);
+    }
+    let Stream { mut reader, writer } = stream;
+    let (events_tx, events) = mpsc::channel(64);
+    // Reading goes on in its own task: a read cut short by select! would
+    // lose its place in the XML.
+    let reader = tokio::spawn(async move {
+        loop {
+            let event = reader.next().await;
+            let end = !matches!(event, Ok(StreamEvent::Stanza(_)));
+            if events_tx.send(event).await.is_err() || end {
+                break;
+            }
+        }
+    });
+    Ok(Session { writer, events, reader, tls_version, sasl, roster_request })
+}
+
+/// Resolves when the user disconnects (or the task must stop) during a
+/// step that waits on the network; other commands wait in the inbox.
+async fn stopped(account: &mut Account) -> LoginError {
+    loop {
+        match account.inbox().recv().await {
+            Some(Command::Request(ipc::xmpp::AccountRequest::Disconnect)) => return LoginError::Stopped,
+            Some(Command::Stop) | None => return LoginError::Stop,
+            Some(other) => {
+                if account.idle_command(other).await {
+                    return LoginError::Stop;
+                }
+            }
+        }
+    }
+}
+
+/// Plain-text phase: our header, the server's features, `<starttls/>`,
+/// `<proceed/>`. Refuses to go on without STARTTLS.
+async fn starttls(transport: BoxedStream, domain: &str) -> Result<BoxedStream, LoginError> {
+    let (read, mut write) = tokio::io::split(transport);
+    let mut reader = StreamReader::new(read, Limits::default());
+    write_plain(&mut write, &stream_header(domain)).await?;
+    expect_open(next_event(&mut reader).await?)?;
+    let features = match next_event(&mut reader).await? {
+        StreamEvent::Stanza(element) if element.is("error", crate::xml::NS_STREAMS) => return Err(stream_error(&element)),
+        StreamEvent::Stanza(element) => Features::parse(&element)?,
+        _ => return Err(LoginError::protocol("no stream features")),
+    };
+    if !features.starttls {
+        return Err(LoginError::Fatal(Failure::new(
+            ErrorCode::NoTls,
+            "The server did not offer STARTTLS, so the connection could be read by others. Burrow stopped and sent neither your user name nor your password. If the server is yours, turn TLS on; otherwise someone may be tampering with the connection.",
+        )));
+    }
+    write_plain(&mut write, &stanza::starttls()).await?;
+    match next_event(&mut reader).await? {
+        StreamEvent::Stanza(element) if element.is("proceed", ns::TLS) => {}
+        StreamEvent::Stanza(element) if element.is("failure", ns::TLS) => {
+            return Err(LoginError::Fatal(Failure::new(ErrorCode::NoTls, "The server refused to start TLS; nothing else was sent.")));
+        }
+        _ => return Err(LoginError::protocol("no answer to STARTTLS")),
+    }
+    // Bytes after <proceed/> and before the handshake would be injected
+    // plaintext (as in CVE-2011-0411): refuse them.
+    let read = reader.into_inner().map_err(|_| LoginError::Fatal(Failure::new(ErrorCode::NoTls, "The server sent data between STARTTLS and the TLS handshake; Burrow refused it.")))?;
+    Ok(read.unsplit(write))
+}
+
+async fn write_plain(write: &mut WriteHalf<BoxedStream>, text: &str) -> Result<(), LoginError> {
+    let written = tokio::time::timeout(STEP_TIMEOUT, async {
+        write.write_all(text.as_bytes()).await?;
+        write.flush().await
+    })
+    .await;
+    match written {
+        Ok(result) => result.map_err(io_lost),
+        Err(_) => Err(LoginError::Transient(Failure::new(ErrorCode::Timeout, "The server stopped reading during the login."))),
+    }
+}
+
+/// SASL, with every message computed by the crypto process. Returns the
+/// mechanism's name (and any fallback note) and the restarted stream.
+async fn authenticate(
+    account: &mut Account,
+    mut stream: Stream,
+    features: Features,
+    binding: Option<ChannelBindingData>,
+) -> Result<(String, Stream), LoginError> {
+    if features.mechanisms.is_empty() {
+        return Err(LoginError::protocol("no SASL mechanisms after TLS"));
+    }
+    loop {
+        let attempt = account.next_attempt;
+        account.next_attempt += 1;
+        let offer = SaslOffer {
+            mechanisms: features.mechanisms.clone(),
+            binding_types: features.binding_types.clone(),
+            binding: binding.clone(),
+            binding_refused: account.binding_refused,
+        };
+        let name = account.account();
+        account.send_to_broker(FromNet::SaslStart { account: name.clone(), attempt, offer }).await;
+        let outcome = exchange(account, &mut stream, attempt).await;
+        if outcome.is_err() {
+            account.send_to_broker(FromNet::SaslEnd { account: name, attempt }).await;
+        }
+        match outcome {
+            Ok(mechanism) => return Ok((mechanism, stream.restart()?)),
+            Err(Exchange::BindingRefused) if !account.binding_refused => {
+                // Deliberate, and shown in the `sasl` field: the same hash
+                // without -PLUS. TLS with a verified certificate still stands
+                // between us and the server.
+                eprintln!("burrow-net: the server refused every channel binding Burrow can give; retrying without -PLUS");
+                account.binding_refused = true;
+            }
+            Err(Exchange::BindingRefused) => {
+                return Err(LoginError::Fatal(Failure::new(ErrorCode::Authentication, "The server refused the login.")));
+            }
+            Err(Exchange::Failed(error)) => return Err(error),
+        }
+    }
+}
+
+enum Exchange {
+    /// The server's -PLUS refused the binding before it saw a proof.
+    BindingRefused,
+    Failed(LoginError),
+}
+
+impl From<LoginError> for Exchange {
+    fn from(error: LoginError) -> Self {
+        Exchange::Failed(error)
+    }
+}
+
+async fn exchange(account: &mut Account, stream: &mut Stream, attempt: u64) -> Result<String, Exchange> {
+    let (mechanism, note) = match crypto_step(account, attempt).await? {
+        SaslStep::Begin { mechanism, initial, note } => {
+            stream.write(&stanza::sasl_auth(&mechanism, initial.expose().as_bytes())).await?;
+            (mechanism, note)
+        }
+        SaslStep::Abandon(failure) => return Err(Exchange::Failed(LoginError::Fatal(failure))),
+        _ => return Err(Exchange::Failed(LoginError::Fatal(Failure::new(ErrorCode::Authentication, "The key process answered out of turn.")))),
+    };
+    let plus = mechanism.ends_with("-PLUS");
+    let mut challenges = 0;
+    loop {
+        let element = stream.element().await?;
+        let data = |element: &Element| stanza::base64_decode(&element.text()).ok_or_else(|| LoginError::protocol("bad base64 in SASL"));
+        let message = if element.is("challenge", ns::SASL) {
+            challenges += 1;
+            if challenges > 4 {
+                return Err(LoginError::protocol("too many SASL challenges").into());
+            }
+            SaslServer::Challenge(data(&element)?)
+        } else if element.is("success", ns::SASL) {
+            SaslServer::Success(data(&element)?)
+        } else if element.is("failure", ns::SASL) {
+            let condition = element.elements().find(|child| child.name != "text").map(|child| child.name.clone()).unwrap_or_default();
+            let text = element.find("text", ns::SASL).map(|text| text.text()).unwrap_or_default();
+            // A -PLUS refusal before any challenge was answered, or one the
+            // server words as a binding problem (ejabberd 23.01: "Invalid
+            // channel binding"), is about the binding, not the password.
+            if plus && (challenges == 0 || text.to_lowercase().contains("channel binding")) {
+                return Err(Exchange::BindingRefused);
+            }
+            let detail = if text.is_empty() { condition.replace('-', " ") } else { format!("{}: {}", condition.replace('-', " "), clean(&text)) };
+            return Err(Exchange::Failed(LoginError::Fatal(Failure::new(
+                ErrorCode::Authentication,
+                format!("The server refused the login ({detail}). Check the password."),
+            ))));
+        } else {
+            return Err(LoginError::protocol("an unexpected element during SASL").into());
+        };
+        let success = matches!(message, SaslServer::Success(_));
+        account.send_to_broker(FromNet::SaslServer { account: account.account(), attempt, message }).await;
+        match crypto_step(account, attempt).await? {
+            SaslStep::Respond(response) if !success => stream.write(&stanza::sasl_response(response.expose().as_bytes())).await?,
+            SaslStep::Verified if success => {
+                return Ok(match note {
+                    Some(note) => format!("{mechanism} ({note})"),
+                    None => mechanism,
+                });
+            }
+            SaslStep::Abandon(failure) => {
+                if !success {
+                    let _ = stream.write(&stanza::sasl_abort()).await;
+                }
+                return Err(Exchange::Failed(LoginError::Fatal(failure)));
+            }
+            _ => return Err(Exchange::Failed(LoginError::Fatal(Failure::new(ErrorCode::Authentication, "The key process answered out of turn.")))),
+        }
+    }
+}
+
+/// Waits for the crypto process's next step of this attempt, taking other
+/// commands meanwhile.
+async fn crypto_step(account: &mut Account, attempt: u64) -> Result<SaslStep, LoginError> {
+    let deadline = tokio::time::Instant::now() + CRYPTO_TIMEOUT;
+    loop {
+        let command = match tokio::time::timeout_at(deadline, account.inbox().recv()).await {
+            Ok(Some(command)) => command,
+            Ok(None) => return Err(LoginError::Stop),
+            Err(_) => return Err(LoginError::Transient(Failure::new(ErrorCode::Timeout, "The key process did not answer the login in time."))),
+        };
+        match command {
+            Command::Sasl { attempt: answered, step } if answered == attempt => return Ok(step),
+            Command::Request(ipc::xmpp::AccountRequest::Disconnect) => return Err(LoginError::Stopped),
+            Command::Stop => return Err(LoginError::Stop),
+            other => {
+                if account.idle_command(other).await {
+                    return Err(LoginError::Stop);
+                }
+            }
+        }
+    }
+}
+
+/// Resumes the previous session if there is one and the server agrees;
+/// otherwise binds a new random resource. Returns true for a new session.
+async fn establish(account: &mut Account, stream: &mut Stream, features: &Features) -> Result<bool, LoginError> {
+    let previous = account.stream_management().resume_id.clone();
+    if let (Some(previous), true) = (previous, features.stream_management) {
+        let handled = account.stream_management().handled;
+        stream.write(&stanza::resume(&previous, handled)).await?;
+        let answer = stream.element().await?;
+        if answer.is("resumed", ns::SM) {
+            let h = answer.attr("h").and_then(|h| h.parse::<u32>().ok()).ok_or_else(|| LoginError::protocol("resumed without a count"))?;
+            let again = account.stream_management().resumed(h).map_err(LoginError::protocol)?;
+            account.requeue(again, false);
+            return Ok(false);
+        }
+        if !answer.is("failed", ns::SM) {
+            return Err(LoginError::protocol("no answer to the resumption"));
+        }
+        let h = answer.attr("h").and_then(|h| h.parse::<u32>().ok());
+        let again = account.stream_management().lost(h);
+        account.requeue(again, true);
+    } else {
+        let again = account.stream_management().lost(None);
+        account.requeue(again, true);
+    }
+    if !features.bind {
+        return Err(LoginError::protocol("no resource binding offered"));
+    }
+    let bind_id = stanza::random_id();
+    stream.write(&stanza::bind(&bind_id, &stanza::random_id())).await?;
+    let answer = stream.element().await?;
+    if !(answer.is("iq", ns::CLIENT) && answer.attr("id") == Some(bind_id.as_str()) && answer.attr("type") == Some("result")) {
+        return Err(LoginError::protocol("the resource binding failed"));
+    }
+    if features.session_required {
+        let session_id = stanza::random_id();
+        stream.write(&stanza::session(&session_id)).await?;
+        let answer = stream.element().await?;
+        if answer.attr("type") != Some("result") {
+            return Err(LoginError::protocol("the session could not be established"));
+        }
+    }
+    if features.stream_management {
+        stream.write(&stanza::enable_stream_management()).await?;
+        let answer = stream.element().await?;
+        if answer.is("enabled", ns::SM) {
+            let resume_id = (matches!(answer.attr("resume"), Some("true" | "1"))).then(|| answer.attr("id").map(str::to_owned)).flatten();
+            account.stream_management().enabled(resume_id);
+        }
+        // `<failed/>`: the session goes on without stream management.
+    }
+    Ok(true)
+}
+
+/// Server-chosen text for the user: no control characters, bounded.
+fn clean(text: &str) -> String {
+    text.chars().filter(|character| !character.is_control()).take(200).collect()
+}
