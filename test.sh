@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup-common.sh
 
-install_packages build-essential pkg-config ca-certificates curl apparmor
+install_packages build-essential pkg-config ca-certificates curl apparmor openssl util-linux prosody lua-sec ejabberd
 ensure_rust
 
 echo "== build"

@@ -150,7 +150,11 @@ pub struct ConnectionRecord {
     pub sni: Option<String>,
     /// The client's stream header on the encrypted stream.
     pub tls_header: Option<String>,
-    /// How many of the hostile bytes were written before the client stopped reading or closed.
+    /// How many of the hostile bytes were written to the socket before the
+    /// client stopped reading or closed. Written is not read: on loopback the
+    /// kernel buffers a few MiB, so a client that hangs up after the first
+    /// kilobytes of the 1 MiB stanza still usually shows all of it "sent";
+    /// `client_closed` and `closed_after` are what tell.
     pub hostile_bytes_sent: usize,
     pub hostile_bytes_total: usize,
     pub write_error: Option<String>,

@@ -80,8 +80,10 @@ pub struct Pki {
     ca_der: CertificateDer<'static>,
     issuer: Issuer<'static, KeyPair>,
     untrusted: OnceLock<(Issuer<'static, KeyPair>, CertificateDer<'static>)>,
-    leaves: Mutex<HashMap<(LeafKind, Vec<String>), Arc<Leaf>>>,
+    leaves: Mutex<LeafCache>,
 }
+
+type LeafCache = HashMap<(LeafKind, Vec<String>), Arc<Leaf>>;
 
 impl Pki {
     /// The CA of this test process, in `servers::run_dir()/pki`.

@@ -158,8 +158,8 @@ async fn receive_hostile(server: &FakeServer, expected: &[u8]) -> Vec<u8> {
     let features = client.open_stream(server.domain(), Duration::from_secs(10)).await.expect("plaintext features");
     assert!(features.starttls_required, "the fake server requires STARTTLS: {}", features.raw);
     client.starttls(server.domain(), &ca(), TlsVersions::Any).await.expect("STARTTLS with the fake server");
-    let (_, _, verdict, _) = client.tls_details().expect("TLS");
-    assert_eq!(verdict, Ok(()), "the fake server's certificate chains to the test CA");
+    let tls = client.tls_details().expect("TLS");
+    assert_eq!(tls.certificate_check, Ok(()), "the fake server's certificate chains to the test CA");
     client.send(burrow_tests::servers::stream_header(server.domain()).as_bytes()).await.expect("post-TLS header");
     let wanted = expected.len();
     let end = client.read_until(Duration::from_secs(10), |received| received.len() >= wanted).await;
@@ -213,6 +213,25 @@ fn fake_server_sends_its_hostile_bytes_after_starttls() {
         assert!(record.closed_after.expect("closed") < Duration::from_secs(3));
         assert_eq!(record.error, None);
     }
+}
+
+#[test]
+fn fake_server_sees_a_client_that_hangs_up_on_the_oversized_stanza() {
+    let server = FakeServer::start(Hostility::Oversized);
+    block_on(async {
+        let mut client = RawClient::connect(server.addr()).await.expect("connect");
+        client.open_stream(server.domain(), Duration::from_secs(10)).await.expect("features");
+        client.starttls(server.domain(), &ca(), TlsVersions::Any).await.expect("STARTTLS");
+        client.send(burrow_tests::servers::stream_header(server.domain()).as_bytes()).await.expect("header");
+        assert_eq!(client.read_until_text("<body>", Duration::from_secs(10)).await, ReadEnd::Found);
+        // Hang up without reading the rest, the way a client with a stanza limit would.
+        drop(client);
+    });
+    let record = server.first_connection(Duration::from_secs(10)).expect("the connection finished");
+    assert!(record.client_closed, "{record:?}");
+    assert!(record.client_bytes_after.is_empty(), "the client sent nothing after its header");
+    assert!(!record.client_sent_stream_close);
+    assert!(record.closed_after.expect("closed") < Duration::from_secs(3));
 }
 
 #[test]

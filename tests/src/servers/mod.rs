@@ -11,7 +11,9 @@
 //!
 //! Files: everything goes under `run_dir()`, a directory per test process
 //! inside the cargo target directory (`target/debug/test-servers/PID-NANOS`).
-//! Directories of test processes that are gone are removed by the next run.
+//! A small janitor process removes it when the test process ends (keep it with
+//! BURROW_KEEP_TEST_SERVERS=1); directories left by test processes that are gone
+//! (say, after a SIGKILL) are removed by the next run.
 //!
 //! Ports: `reserve_port()` hands out ports below the kernel's ephemeral range,
 //! each held by an `flock` on `/tmp/burrow-test-ports/PORT.lock` for the life of
@@ -40,8 +42,25 @@ pub fn run_dir() -> &'static Path {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let dir = base.join(format!("{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("run dir");
+        if std::env::var_os("BURROW_KEEP_TEST_SERVERS").is_none() {
+            start_janitor(&dir);
+        }
         dir
     })
+}
+
+/// A shell that removes `dir` when the test process ends (its parent-death
+/// signal is SIGTERM, which it traps). Set BURROW_KEEP_TEST_SERVERS=1 to keep
+/// the directory (configs, logs) for a look after the run.
+fn start_janitor(dir: &Path) {
+    const SCRIPT: &str = r#"trap 'kill $! 2>/dev/null; rm -rf -- "$0"; exit 0' TERM; while :; do sleep 3600 & wait $!; done"#;
+    let dir = dir.display().to_string();
+    let started = spawn_with_death_signal("TERM", "sh", &["-c", SCRIPT, &dir], |command| {
+        command.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    });
+    if let Err(error) = started {
+        eprintln!("burrow-tests: no janitor for {dir} ({error}); the next run removes it");
+    }
 }
 
 /// `target/<profile>/test-servers`, or a temp dir when not run by cargo.
@@ -134,6 +153,10 @@ struct SpawnRequest {
 /// that lives as long as the process: the child is SIGKILLed when the test
 /// process exits. Set up the rest of the command (env, stdio, cwd) in `configure`.
 pub fn spawn_supervised(program: &str, args: &[&str], configure: impl FnOnce(&mut Command)) -> std::io::Result<Child> {
+    spawn_with_death_signal("KILL", program, args, configure)
+}
+
+fn spawn_with_death_signal(signal: &str, program: &str, args: &[&str], configure: impl FnOnce(&mut Command)) -> std::io::Result<Child> {
     static SPAWNER: OnceLock<mpsc::Sender<SpawnRequest>> = OnceLock::new();
     let spawner = SPAWNER.get_or_init(|| {
         let (sender, requests) = mpsc::channel::<SpawnRequest>();
@@ -148,7 +171,7 @@ pub fn spawn_supervised(program: &str, args: &[&str], configure: impl FnOnce(&mu
         sender
     });
     let mut command = Command::new("setpriv");
-    command.args(["--pdeathsig", "KILL", "--", program]).args(args);
+    command.args(["--pdeathsig", signal, "--", program]).args(args);
     configure(&mut command);
     let (reply, answer) = mpsc::channel();
     spawner.send(SpawnRequest { command, reply }).expect("spawner alive");

@@ -77,6 +77,17 @@ pub struct Probe {
     pub peer_certificate: Option<CertificateDer<'static>>,
 }
 
+/// The TLS session of a `RawClient`.
+#[derive(Clone, Debug)]
+pub struct TlsDetails {
+    /// "TLSv1_3" / "TLSv1_2".
+    pub version: String,
+    pub cipher_suite: String,
+    /// `Ok` when the certificate chains to the test CA and names the server name asked for.
+    pub certificate_check: Result<(), String>,
+    pub peer_certificate: Option<CertificateDer<'static>>,
+}
+
 /// Async read/write over either plain TCP or TLS.
 pub enum Connection {
     Plain(TcpStream),
@@ -225,7 +236,7 @@ impl RawClient {
     }
 
     /// TLS version, cipher suite and certificate verdict, once TLS is on.
-    pub fn tls_details(&self) -> Option<(String, String, Result<(), String>, Option<CertificateDer<'static>>)> {
+    pub fn tls_details(&self) -> Option<TlsDetails> {
         let Connection::Tls(tls) = &self.connection else { return None };
         let (_, session) = tls.get_ref();
         let version = session.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
@@ -236,7 +247,7 @@ impl RawClient {
             .as_ref()
             .and_then(|verifier| verifier.verdict.lock().unwrap_or_else(|p| p.into_inner()).clone())
             .unwrap_or(Err("not checked".into()));
-        Some((version, suite, verdict, certificate))
+        Some(TlsDetails { version, cipher_suite: suite, certificate_check: verdict, peer_certificate: certificate })
     }
 
     pub fn received_text(&self) -> String {
@@ -275,18 +286,18 @@ pub async fn probe_starttls(port: u16, domain: &str, ca: &CertificateDer<'static
     let plaintext = client.open_stream(domain, Duration::from_secs(10)).await?;
     client.starttls(domain, ca, versions).await?;
     let features = client.open_stream(domain, Duration::from_secs(10)).await?;
-    let (tls_version, cipher_suite, certificate_check, peer_certificate) = client.tls_details().expect("TLS is on");
+    let tls = client.tls_details().expect("TLS is on");
     client.close().await;
-    Ok(Probe { plaintext: Some(plaintext), features, tls_version, cipher_suite, certificate_check, peer_certificate })
+    Ok(Probe { plaintext: Some(plaintext), features, tls_version: tls.version, cipher_suite: tls.cipher_suite, certificate_check: tls.certificate_check, peer_certificate: tls.peer_certificate })
 }
 
 /// Direct TLS (XEP-0368) on 127.0.0.1:`port`, SNI `domain`.
 pub async fn probe_direct_tls(port: u16, domain: &str, ca: &CertificateDer<'static>, versions: TlsVersions) -> std::io::Result<Probe> {
     let mut client = RawClient::connect_direct_tls(SocketAddr::from(([127, 0, 0, 1], port)), domain, ca, versions).await?;
     let features = client.open_stream(domain, Duration::from_secs(10)).await?;
-    let (tls_version, cipher_suite, certificate_check, peer_certificate) = client.tls_details().expect("TLS is on");
+    let tls = client.tls_details().expect("TLS is on");
     client.close().await;
-    Ok(Probe { plaintext: None, features, tls_version, cipher_suite, certificate_check, peer_certificate })
+    Ok(Probe { plaintext: None, features, tls_version: tls.version, cipher_suite: tls.cipher_suite, certificate_check: tls.certificate_check, peer_certificate: tls.peer_certificate })
 }
 
 /// STARTTLS to 127.0.0.1:`port` then SASL PLAIN as `jid` (`user@domain`):
