@@ -168,10 +168,6 @@ impl Account {
             match login::connect(&mut self).await {
                 Ok(session) => {
                     failures = 0;
-                    let tls = Some(session.tls_version.clone());
-                    let sasl = Some(session.sasl.clone());
-                    self.set_state(ConnectionState::Online, tls, sasl).await;
-                    self.emit(NetEvent::Connected { account: self.account() }).await;
                     match self.online(session).await {
                         Ending::Disconnected => {
                             self.want_online = false;
@@ -372,9 +368,14 @@ impl Account {
 
     /// The session: stanzas in, commands out, until it ends.
     async fn online(&mut self, mut session: Session) -> Ending {
+        // Roster request and initial presence go out first: once the UI
+        // hears "online", peers can reach us.
         if let Err(ending) = self.flush(&mut session).await {
             return ending;
         }
+        let (tls, sasl) = (Some(session.tls_version.clone()), Some(session.sasl.clone()));
+        self.set_state(ConnectionState::Online, tls, sasl).await;
+        self.emit(NetEvent::Connected { account: self.account() }).await;
         let mut last_heard = Instant::now();
         let mut asked_at: Option<Instant> = None;
         loop {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod chat;
 pub mod fake_server;
 pub mod pki;
 pub mod proxy;
@@ -158,6 +159,13 @@ impl Burrow {
                 Err(_) => panic!("no {what} within {timeout:?}; events so far: {:#?}", self.seen),
             }
         }
+    }
+
+    /// The next event, kept in `seen` too; `None` after `timeout`.
+    pub fn next_event(&mut self, timeout: Duration) -> Option<Value> {
+        let event = self.events.recv_timeout(timeout).ok()?;
+        self.seen.push(event.clone());
+        Some(event)
     }
 
     pub fn expect_event(&mut self, name: &str, timeout: Duration) -> Value {
