@@ -394,6 +394,8 @@ impl Account {
                         Some(Ok(StreamEvent::StreamOpen { .. })) => {
                             return self.protocol_violation(&mut session, "the server opened a second stream").await;
                         }
+                        Some(Err(crate::xml::XmlError::Io(error))) => return Ending::Lost(format!("the connection broke ({error})")),
+                        Some(Err(crate::xml::XmlError::UnexpectedEof)) => return Ending::Lost("the connection ended".into()),
                         Some(Err(error)) => {
                             let message = format!("the server sent XML Burrow refuses: {error}");
                             eprintln!("burrow-net: an account's stream failed: {error}");

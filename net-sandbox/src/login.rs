@@ -49,6 +49,12 @@ impl LoginError {
 
 impl From<XmlError> for LoginError {
     fn from(error: XmlError) -> Self {
+        if let XmlError::Io(error) = error {
+            return io_lost(error);
+        }
+        if let XmlError::UnexpectedEof = error {
+            return LoginError::Transient(Failure::new(ErrorCode::Connect, "The server closed the connection during the login."));
+        }
         LoginError::Transient(Failure::new(ErrorCode::Protocol, format!("The server sent XML Burrow refuses: {error}.")))
     }
 }
