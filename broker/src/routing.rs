@@ -348,4 +348,77 @@ mod tests {
         }
         assert!(matches!(route(Inbound::Ui(FromUi::Ping(probe(u64::MAX))), &mut gates), Verdict::Drop("Ping")));
     }
+
+    fn offer() -> ipc::xmpp::SaslOffer {
+        ipc::xmpp::SaslOffer { mechanisms: vec!["SCRAM-SHA-1".into()], binding_types: None, binding: None, binding_refused: false }
+    }
+
+    fn crypto_step(attempt: u64, step: SaslStep) -> Inbound {
+        Inbound::Crypto(FromCrypto::Sasl { account: "a@b".into(), attempt, step })
+    }
+
+    fn respond() -> SaslStep {
+        SaslStep::Respond(ipc::secret::SecretText::new("c=biws".into()))
+    }
+
+    #[test]
+    fn sasl_steps_alternate_and_only_within_the_open_attempt() {
+        let mut gates = Gates::default();
+        // Crypto cannot speak first, nor for an attempt net never opened.
+        assert!(matches!(route(crypto_step(1, respond()), &mut gates), Verdict::Drop("Sasl")));
+        let start = Inbound::Net(FromNet::SaslStart { account: "a@b".into(), attempt: 1, offer: offer() });
+        assert!(matches!(route(start, &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Crypto(ToCrypto::SaslStart { .. })])));
+        assert!(matches!(route(crypto_step(2, respond()), &mut gates), Verdict::Drop("Sasl")));
+        assert!(matches!(route(crypto_step(1, respond()), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Net(ToNet::Sasl { .. })])));
+        // Not crypto's turn again until the server has spoken.
+        assert!(matches!(route(crypto_step(1, respond()), &mut gates), Verdict::Drop("Sasl")));
+        let server = || Inbound::Net(FromNet::SaslServer { account: "a@b".into(), attempt: 1, message: ipc::xmpp::SaslServer::Success(vec![]) });
+        assert!(matches!(route(server(), &mut gates), Verdict::Deliver(_)));
+        assert!(matches!(route(server(), &mut gates), Verdict::Drop("SaslServer")));
+        assert!(matches!(route(crypto_step(1, SaslStep::Verified), &mut gates), Verdict::Deliver(_)));
+        // Verified closed the exchange.
+        assert!(matches!(route(crypto_step(1, SaslStep::Verified), &mut gates), Verdict::Drop("Sasl")));
+    }
+
+    #[test]
+    fn crypto_transmits_only_what_the_ui_asked_to_send() {
+        let mut gates = Gates::default();
+        let transmit = |request| Inbound::Crypto(FromCrypto::Transmit { account: "a@b".into(), peer: "c@d".into(), body: ipc::secret::SecretText::new("hi".into()), request, encrypted: false });
+        assert!(matches!(route(transmit(7), &mut gates), Verdict::Drop("Transmit")));
+        let send = Inbound::Ui(FromUi::Send { account: "a@b".into(), peer: "c@d".into(), text: ipc::secret::SecretText::new("hi".into()), request: 7 });
+        assert!(matches!(route(send, &mut gates), Verdict::Deliver(_)));
+        assert!(matches!(route(transmit(7), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Net(ToNet::Transmit { .. })])));
+        assert!(matches!(route(transmit(7), &mut gates), Verdict::Drop("Transmit")));
+    }
+
+    #[test]
+    fn crypto_delivers_only_messages_net_brought_in() {
+        let mut gates = Gates::default();
+        let deliver = || Inbound::Crypto(FromCrypto::Deliver { seq: 3, account: "a@b".into(), peer: "c@d".into(), text: ipc::secret::SecretText::new("x".into()), encrypted: false });
+        assert!(matches!(route(deliver(), &mut gates), Verdict::Drop("Deliver")));
+        let incoming = Inbound::Net(FromNet::Incoming { seq: 3, account: "a@b".into(), from: "c@d/r".into(), body: ipc::secret::SecretText::new("x".into()) });
+        assert!(matches!(route(incoming, &mut gates), Verdict::Deliver(_)));
+        assert!(matches!(route(deliver(), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Ui(ToUi::Message { .. })])));
+        assert!(matches!(route(deliver(), &mut gates), Verdict::Drop("Deliver")));
+    }
+
+    #[test]
+    fn the_ui_may_not_smuggle_certificate_bytes() {
+        let mut gates = Gates::default();
+        let account = ipc::xmpp::NewAccount {
+            jid: "a@b".into(),
+            password: ipc::secret::SecretText::new("p".into()),
+            server: None,
+            transport: ipc::xmpp::Transport::StartTls,
+            ca_path: Some("/tmp/ca.pem".into()),
+            ca_pem: Some(b"-----BEGIN CERTIFICATE-----".to_vec()),
+            spki_pin: None,
+            tor: ipc::xmpp::TorMode::Auto,
+            policy: None,
+            allow_plain: false,
+        };
+        assert!(matches!(route(Inbound::Ui(FromUi::AddAccount(account.clone())), &mut gates), Verdict::Drop("AddAccount")));
+        let honest = ipc::xmpp::NewAccount { ca_pem: None, ..account };
+        assert!(matches!(route(Inbound::Ui(FromUi::AddAccount(honest)), &mut gates), Verdict::Broker(BrokerRequest::ReadCertificates(_))));
+    }
 }
