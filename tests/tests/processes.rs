@@ -92,11 +92,9 @@ fn commands_whose_features_have_not_landed_answer_unsupported() {
     let scratch = Scratch::new("unsupported");
     let mut burrow = Burrow::start(&binary("burrow"), scratch.path());
     for command in [
-        "/account add a@example.org pw", "/connect a@example.org", "/disconnect a@example.org",
-        "/roster a@example.org", "/subscribe a@example.org b@example.org", "/approve a@example.org b@example.org",
-        "/msg a@example.org b@example.org hello", "/otr start a@example.org b@example.org",
-        "/fingerprint a@example.org", "/trust a@example.org b@example.org ABCD", "/smp a@example.org b@example.org s",
-        "/smp-answer a@example.org b@example.org s", "/policy a@example.org require", "/import pidgin",
+        "/otr start a@example.org b@example.org", "/fingerprint a@example.org", "/trust a@example.org b@example.org ABCD",
+        "/smp a@example.org b@example.org s", "/smp-answer a@example.org b@example.org s", "/policy a@example.org require",
+        "/import pidgin",
     ] {
         burrow.send(command);
         let error = burrow.expect_event("error", TIMEOUT);
@@ -105,6 +103,40 @@ fn commands_whose_features_have_not_landed_answer_unsupported() {
     }
     burrow.send("/frobnicate");
     assert_eq!(burrow.expect_event("error", TIMEOUT)["code"], "bad-command");
+}
+
+#[test]
+fn account_commands_need_an_unlocked_store_and_a_known_account() {
+    let scratch = Scratch::new("account-commands");
+    let mut burrow = Burrow::start(&binary("burrow"), scratch.path());
+    burrow.send("/account add a@example.org pw");
+    assert_eq!(burrow.expect_event("error", TIMEOUT)["code"], "locked");
+    burrow.send("/unlock pass");
+    burrow.expect_event("unlocked", TIMEOUT);
+    for command in ["/connect a@example.org", "/roster a@example.org", "/msg a@example.org b@example.org hi"] {
+        burrow.send(command);
+        let error = burrow.expect_event("error", TIMEOUT);
+        assert_eq!(error["code"], "unknown-account", "{command}");
+        assert_eq!(error["account"], "a@example.org");
+    }
+    // A ca= file must hold certificates only: the launcher will not pass on anything else.
+    let not_a_certificate = scratch.path().join("id_ed25519");
+    std::fs::write(&not_a_certificate, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n").unwrap();
+    burrow.send(&format!("/account add a@example.org pw ca={}", not_a_certificate.display()));
+    let refused = burrow.expect_event("error", TIMEOUT);
+    assert_eq!(refused["code"], "bad-file");
+    assert!(!refused["message"].as_str().unwrap().contains("b3BlbnNzaC1rZXkt"));
+    burrow.send("/account add a@example.org pw server=127.0.0.1:5222");
+    assert_eq!(burrow.expect_event("account", TIMEOUT)["state"], "offline");
+    burrow.send("/account add A@Example.org other");
+    assert_eq!(burrow.expect_event("error", TIMEOUT)["code"], "account-exists");
+    // Only loopback servers can be reached before Tor support: refused in plain words, nothing dialled.
+    burrow.send("/account add b@example.org pw");
+    burrow.expect_event("account", TIMEOUT);
+    burrow.send("/connect b@example.org");
+    let refused = burrow.expect("the refusal", TIMEOUT, |event| event["event"] == "error" && event["account"] == "b@example.org");
+    assert_eq!(refused["code"], "connect");
+    assert!(refused["message"].as_str().unwrap().contains("127.0.0.1"), "{refused}");
 }
 
 #[test]
