@@ -82,11 +82,48 @@ fn main() {
     seeds.add("to_ui_pong", sel::TO_UI, &ToUi::Pong(probe.clone()));
 
     seeds.add("from_net_pong", sel::FROM_NET, &FromNet::Pong(probe.clone()));
-    seeds.add("to_net_accounts", sel::TO_NET, &ToNet::Accounts(accounts.clone()));
+    let settings = ipc::xmpp::ConnectionSettings {
+        jid: "alice@example.org".into(),
+        server: Some(("127.0.0.1".into(), 5222)),
+        transport: ipc::xmpp::Transport::StartTls,
+        extra_anchors_pem: Some(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec()),
+        spki_pin: Some("sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".into()),
+        tor: ipc::xmpp::TorMode::Auto,
+    };
+    seeds.add("to_net_accounts", sel::TO_NET, &ToNet::Accounts(vec![settings.clone()]));
+    seeds.add("to_net_transmit", sel::TO_NET, &ToNet::Transmit {
+        account: "alice@example.org".into(),
+        peer: "bob@example.org".into(),
+        body: Passphrase::new("hello <bob> & ☃".into()),
+        request: 7,
+        encrypted: false,
+    });
+    seeds.add("to_net_sasl", sel::TO_NET, &ToNet::Sasl {
+        account: "alice@example.org".into(),
+        attempt: 1,
+        step: ipc::xmpp::SaslStep::Begin { mechanism: "SCRAM-SHA-512".into(), initial: Passphrase::new("n,,n=alice,r=abc".into()), note: None },
+    });
+    seeds.add("from_net_sasl_start", sel::FROM_NET, &FromNet::SaslStart {
+        account: "alice@example.org".into(),
+        attempt: 1,
+        offer: ipc::xmpp::SaslOffer {
+            mechanisms: vec!["SCRAM-SHA-1".into(), "SCRAM-SHA-1-PLUS".into()],
+            binding_types: Some(vec!["tls-exporter".into()]),
+            binding: Some(ipc::xmpp::ChannelBindingData { kind: "tls-exporter".into(), data: vec![7; 32] }),
+            binding_refused: false,
+        },
+    });
+    seeds.add("from_net_incoming", sel::FROM_NET, &FromNet::Incoming {
+        seq: 3,
+        account: "alice@example.org".into(),
+        from: "bob@example.org/phone".into(),
+        body: Passphrase::new("hi".into()),
+    });
     seeds.add("to_net_ping", sel::TO_NET, &ToNet::Ping(probe.clone()));
 
     seeds.add("from_crypto_unlocked", sel::FROM_CRYPTO, &FromCrypto::Unlocked {
         accounts: accounts.clone(),
+        settings: vec![settings],
     });
     seeds.add("from_crypto_unlock_failed", sel::FROM_CRYPTO, &FromCrypto::UnlockFailed(failure));
     seeds.add("from_crypto_ping", sel::FROM_CRYPTO, &FromCrypto::Ping(probe.clone()));
