@@ -42,10 +42,15 @@ impl Burrow {
         })
     }
 
-    /// `/connect JID`, which must succeed; returns the `account` event.
+    /// `/connect JID`, which must succeed; returns the `account` event. It
+    /// also waits for the server to reflect the account's initial presence
+    /// back to it (RFC 6121 §4.2.2): from then on the server routes
+    /// messages to this resource, so a test's first message cannot race the
+    /// presence and bounce.
     pub fn connect_ok(&mut self, jid: &str) -> Value {
         let outcome = self.connect(jid);
         assert_eq!(outcome["event"], "account", "{jid} did not come online: {outcome}");
+        self.expect(&format!("{jid}'s own presence"), LOGIN, |event| event["event"] == "presence" && event["account"] == jid && event["peer"] == jid);
         outcome
     }
 

@@ -127,8 +127,17 @@ fn two_burrows_exchange_presence_and_messages() {
     a.send(&format!("/approve {alice} {bob}"));
     b.expect("alice's presence", LOGIN, |event| event["event"] == "presence" && event["peer"] == alice.as_str() && event["show"] == "available");
 
-    a.send(&format!("/roster {alice}"));
-    let entry = a.expect("the roster", LOGIN, |event| event["event"] == "roster" && event["peer"] == bob.as_str());
+    // The roster push for Alice's approval may trail the presence: ask
+    // until it has come (bounded).
+    let mut entry = Value::Null;
+    for _ in 0..40 {
+        a.send(&format!("/roster {alice}"));
+        entry = a.expect("the roster", LOGIN, |event| event["event"] == "roster" && event["peer"] == bob.as_str());
+        if entry["subscription"] == "both" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
     assert_eq!(entry["subscription"], "both");
     assert_eq!(entry["presence"], "available");
 
