@@ -11,7 +11,7 @@ ensure_rust
 
 echo "== build"
 cargo build --workspace --bins --locked
-echo "== unit, death, process and hostile-IPC tests"
+echo "== unit, death, process, hostile-IPC and XMPP end-to-end tests"
 cargo test --workspace --locked
 echo "== AppArmor profiles compile"
 apparmor/check.sh
@@ -19,5 +19,7 @@ fuzz_seconds="${BURROW_FUZZ_SECONDS:-30}"
 if [ "$fuzz_seconds" -gt 0 ]; then
     echo "== IPC frame fuzzing for ${fuzz_seconds}s"
     ipc/fuzz/run.sh "$fuzz_seconds"
+    echo "== XML stream parser fuzzing for ${fuzz_seconds}s"
+    net-sandbox/fuzz/run.sh "$fuzz_seconds"
 fi
 echo "== all tests passed"

@@ -65,9 +65,7 @@ struct Outcome {
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread().build().expect("tokio runtime")
-    })
+    RUNTIME.get_or_init(|| tokio::runtime::Builder::new_current_thread().build().expect("tokio runtime"))
 }
 
 fn read_all(transport: Transport<'_>, limits: Limits) -> Outcome {
@@ -129,7 +127,8 @@ fn roomy() -> Limits {
 fn check_round_trip(stanza: &Element) {
     let written = stanza.to_xml(NS_CLIENT);
     let document = format!("{}{written}{STREAM_CLOSE}", stream_header("fuzz.example"));
-    let transport = Transport { data: document.as_bytes(), splitter: None, pending_first: false, pending_sent: false };
+    let transport =
+        Transport { data: document.as_bytes(), splitter: None, pending_first: false, pending_sent: false };
     let outcome = read_all(transport, roomy());
     match outcome.events.as_slice() {
         [StreamEvent::StreamOpen { .. }, StreamEvent::Stanza(again), StreamEvent::StreamClose] => {

@@ -22,6 +22,9 @@ use super::XmlError;
 /// The most the reader asks the transport for at once.
 const CHUNK: usize = 8 * 1024;
 
+/// UTF-8's byte order mark.
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
 pub(crate) struct BoundedReader<R> {
     inner: R,
     buffer: Box<[u8]>,
@@ -37,6 +40,9 @@ pub(crate) struct BoundedReader<R> {
     eof: bool,
     /// Bytes consumed since creation, for error positions.
     consumed: u64,
+    /// Nothing has been handed out since the stream (re)started: see
+    /// [`BoundedReader::poll_stream_start`].
+    at_stream_start: bool,
 }
 
 impl<R> BoundedReader<R> {
@@ -51,7 +57,15 @@ impl<R> BoundedReader<R> {
             refused: false,
             eof: false,
             consumed: 0,
+            at_stream_start: true,
         }
+    }
+
+    /// A new stream starts here (the restart after SASL): see
+    /// [`BoundedReader::poll_stream_start`].
+    pub(crate) fn restart_stream(&mut self) {
+        self.reset_budget();
+        self.at_stream_start = true;
     }
 
     /// Starts a new budget of `limit` bytes: called after the stream header, after each stanza
@@ -88,12 +102,42 @@ impl<R> BoundedReader<R> {
     }
 }
 
+impl<R: AsyncRead + Unpin> BoundedReader<R> {
+    /// quick-xml drops a byte order mark at the start of a stream only if the first bytes it
+    /// is shown hold all of it; a mark split across reads would reach the parser as text. So
+    /// the first bytes of a stream are gathered until they are a whole mark, or cannot be one,
+    /// or the input ends, making the result the same however the server splits its bytes.
+    fn poll_stream_start(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let pending = self.buffer.get(self.start..self.end).unwrap_or(&[]);
+            if pending.len() >= BYTE_ORDER_MARK.len() || !BYTE_ORDER_MARK.starts_with(pending) || self.eof {
+                self.at_stream_start = false;
+                return Poll::Ready(Ok(()));
+            }
+            // Fewer than three bytes wait: move them to the front and read after them.
+            self.buffer.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            let mut read = ReadBuf::new(self.buffer.get_mut(self.end..).unwrap_or(&mut []));
+            ready!(Pin::new(&mut self.inner).poll_read(cx, &mut read))?;
+            let got = read.filled().len();
+            if got == 0 {
+                self.eof = true;
+            }
+            self.end += got;
+        }
+    }
+}
+
 impl<R: AsyncRead + Unpin> AsyncBufRead for BoundedReader<R> {
     fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
         let this = self.get_mut();
         if this.remaining == 0 {
             this.refused = true;
             return Poll::Ready(Ok(&[]));
+        }
+        if this.at_stream_start {
+            ready!(this.poll_stream_start(cx))?;
         }
         if this.start >= this.end && !this.eof {
             let mut read = ReadBuf::new(&mut this.buffer);
@@ -137,10 +181,7 @@ mod tests {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
     fn block_on<F: std::future::Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime")
-            .block_on(future)
+        tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(future)
     }
 
     #[test]
@@ -172,6 +213,43 @@ mod tests {
             assert!(reader.eof());
             assert!(!reader.refused());
             assert!(reader.into_inner().is_ok());
+        });
+    }
+
+    /// Returns one byte per read.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl AsyncRead for Trickle<'_> {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            out: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            if let Some((first, rest)) = self.0.split_first() {
+                out.put_slice(&[*first]);
+                self.0 = rest;
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn a_stream_starts_with_a_whole_byte_order_mark_or_none() {
+        block_on(async {
+            let mut reader = BoundedReader::new(Trickle(b"\xEF\xBB\xBF<a"), 100);
+            assert_eq!(reader.fill_buf().await.expect("fill"), b"\xEF\xBB\xBF");
+            let mut reader = BoundedReader::new(Trickle(b"\xEF\xBB<a"), 100);
+            assert_eq!(reader.fill_buf().await.expect("fill"), b"\xEF\xBB<", "not a mark after all");
+            let mut reader = BoundedReader::new(Trickle(b"\xEF"), 100);
+            assert_eq!(reader.fill_buf().await.expect("fill"), b"\xEF", "input ended");
+            let mut reader = BoundedReader::new(Trickle(b"<a"), 100);
+            assert_eq!(reader.fill_buf().await.expect("fill"), b"<", "not a mark at all");
+            // And again after a restart.
+            let mut reader = BoundedReader::new(Trickle(b"<\xEF\xBB\xBF"), 100);
+            assert_eq!(reader.fill_buf().await.expect("fill"), b"<");
+            Pin::new(&mut reader).consume(1);
+            reader.restart_stream();
+            assert_eq!(reader.fill_buf().await.expect("fill"), b"\xEF\xBB\xBF");
         });
     }
 

@@ -59,9 +59,7 @@ pub(crate) fn is_name(s: &str) -> bool {
 pub(crate) fn split_qname(s: &str) -> Option<(Option<&str>, &str)> {
     match s.split_once(':') {
         None => is_ncname(s).then_some((None, s)),
-        Some((prefix, local)) => {
-            (is_ncname(prefix) && is_ncname(local)).then_some((Some(prefix), local))
-        }
+        Some((prefix, local)) => (is_ncname(prefix) && is_ncname(local)).then_some((Some(prefix), local)),
     }
 }
 

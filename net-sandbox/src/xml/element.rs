@@ -64,10 +64,7 @@ impl Element {
 
     /// The value of the first attribute called `name` (`"xml:lang"` for the language).
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.attributes.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
     }
 
     /// Whether this element is `name` in `namespace`.

@@ -49,17 +49,16 @@ pub struct Limits {
     /// Raw input bytes one top-level element may take, from its `<` to the `>` of its end tag.
     /// The same budget caps the stream header (with the XML declaration and whitespace before
     /// it) and each run of whitespace between stanzas, and separately the namespace URIs copied
-    /// into a stanza's elements. Default 256 KiB, which a file transfer offer or a vCard with an
-    /// avatar fits in; XEP-0205 suggests servers cap stanzas at a similar size.
+    /// into a stanza's elements. Default 256 KiB: chat stanzas are a few KiB at most; the
+    /// largest common ones, vCards carrying a base64 avatar, usually fit.
     pub max_stanza_bytes: usize,
     /// Elements open at once, counting `<stream:stream>` as 1 (so a stanza is at depth 2).
-    /// Default 32: XMPP payloads nest a handful of levels; pubsub events with XHTML-IM reach
-    /// about 12.
+    /// Default 32: XMPP payloads nest a handful of levels.
     pub max_depth: usize,
     /// Attributes on one element, namespace declarations included. Default 64.
     pub max_attributes_per_element: usize,
     /// Bytes of one attribute value or namespace URI as sent (escaped). Default 16 KiB: a
-    /// full-length JID (3071 bytes) with every byte escaped still fits.
+    /// full-length JID (3071 bytes) fits even when heavily escaped.
     pub max_attribute_value_bytes: usize,
     /// Bytes of one element or attribute name, prefix included. Default 256.
     pub max_name_bytes: usize,

@@ -144,12 +144,10 @@ mod tests {
 
     #[test]
     fn xmlns_is_written_only_where_the_namespace_changes() {
-        let iq = Element::new("iq", "jabber:client")
-            .with_attr("type", "set")
-            .with_child(
-                Element::new("bind", "urn:ietf:params:xml:ns:xmpp-bind")
-                    .with_child(Element::new("resource", "urn:ietf:params:xml:ns:xmpp-bind").with_text("r")),
-            );
+        let iq = Element::new("iq", "jabber:client").with_attr("type", "set").with_child(
+            Element::new("bind", "urn:ietf:params:xml:ns:xmpp-bind")
+                .with_child(Element::new("resource", "urn:ietf:params:xml:ns:xmpp-bind").with_text("r")),
+        );
         assert_eq!(
             iq.to_xml("jabber:client"),
             "<iq type='set'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>\
@@ -195,9 +193,6 @@ mod tests {
             .with_attr("id", "second")
             .with_attr("x y", "2")
             .with_attr("", "3");
-        assert_eq!(
-            element.to_xml("urn:x"),
-            "<a__b xml:lang='en' p_q='1' id='first' x_y='2' _='3'/>"
-        );
+        assert_eq!(element.to_xml("urn:x"), "<a__b xml:lang='en' p_q='1' id='first' x_y='2' _='3'/>");
     }
 }
