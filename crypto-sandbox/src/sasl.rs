@@ -11,7 +11,7 @@ use ipc::xmpp::{SaslOffer, SaslServer, SaslStep};
 use ipc::{ErrorCode, Failure};
 use zeroize::Zeroizing;
 
-use crypto_sandbox::scram::{self, BindingKind, ChannelBinding, ScramClient, ScramError};
+use crypto_sandbox::scram::{self, ScramClient, ScramError};
 use crate::store::StoredAccount;
 
 /// The largest server message taken (SCRAM's are a few hundred bytes).
@@ -66,14 +66,7 @@ impl Sasl {
         if self.exchanges.len() >= MAX_EXCHANGES {
             return failure(ErrorCode::Busy, "Too many logins at once.");
         }
-        let binding = offer.binding.as_ref().and_then(|binding| {
-            let kind = match binding.kind.as_str() {
-                "tls-exporter" => BindingKind::TlsExporter,
-                "tls-server-end-point" => BindingKind::TlsServerEndPoint,
-                _ => return None,
-            };
-            Some(ChannelBinding { kind, data: binding.data.clone() })
-        });
+        let binding = offer.binding.clone();
         let username = account.jid.local.as_str();
         let password = account.password.expose();
         let Some(choice) = scram::choose(&offer.mechanisms, offer.binding_types.as_deref(), binding.as_ref(), offer.binding_refused) else {

@@ -68,11 +68,37 @@ pub struct ConnectionSettings {
     pub tor: TorMode,
 }
 
-/// The TLS channel-binding data net offers to the SCRAM computation.
+/// A channel-binding type Burrow can supply. `tls-unique` is absent on
+/// purpose: rustls does not expose it, and RFC 9266 leaves it undefined for
+/// TLS 1.3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub enum BindingKind {
+    /// RFC 9266: the TLS 1.3 exporter, label "EXPORTER-Channel-Binding",
+    /// empty context, 32 bytes.
+    TlsExporter,
+    /// RFC 5929 §4.1: a hash of the server's certificate, for TLS 1.2.
+    TlsServerEndPoint,
+}
+
+impl BindingKind {
+    /// The `cb-name` registered with IANA, as SCRAM's `p=` and XEP-0440
+    /// write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BindingKind::TlsExporter => "tls-exporter",
+            BindingKind::TlsServerEndPoint => "tls-server-end-point",
+        }
+    }
+}
+
+/// Channel-binding data the network process takes from its TLS session for
+/// the SCRAM computation in crypto. Not secret (both ends of the TLS session
+/// can compute it, and it gives no traffic key); it only ties the SCRAM proof
+/// to this TLS session, so that a man in the middle with his own session
+/// cannot relay the login.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub struct ChannelBindingData {
-    /// `tls-exporter` or `tls-server-end-point`.
-    pub kind: String,
+pub struct ChannelBinding {
+    pub kind: BindingKind,
     pub data: Vec<u8>,
 }
 
@@ -82,7 +108,7 @@ pub struct SaslOffer {
     pub mechanisms: Vec<String>,
     /// XEP-0440's list, when the server advertises one.
     pub binding_types: Option<Vec<String>>,
-    pub binding: Option<ChannelBindingData>,
+    pub binding: Option<ChannelBinding>,
     /// The server's -PLUS refused our binding earlier on this connection.
     pub binding_refused: bool,
 }

@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use ipc::net::FromNet;
-use ipc::xmpp::{ChannelBindingData, SaslOffer, SaslServer, SaslStep, Transport};
+use ipc::xmpp::{ChannelBinding, SaslOffer, SaslServer, SaslStep, Transport};
 use ipc::{ErrorCode, Failure};
-use tokio::io::{AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_rustls::client::TlsStream;
@@ -61,7 +61,7 @@ impl From<XmlError> for LoginError {
 
 impl From<DialError> for LoginError {
     fn from(error: DialError) -> Self {
-        let failure = Failure::new(ErrorCode::Connect, format!("{}{}.", capitalise(&error.to_string()), ""));
+        let failure = Failure::new(ErrorCode::Connect, format!("{}.", capitalise(&error.to_string())));
         match error {
             DialError::NotLoopback(_) => LoginError::Fatal(failure),
             DialError::Unreachable { .. } => LoginError::Transient(failure),
@@ -102,16 +102,27 @@ pub struct Session {
 
 impl Session {
     pub async fn write(&mut self, text: &str) -> std::io::Result<()> {
-        match tokio::time::timeout(STEP_TIMEOUT, async {
-            self.writer.write_all(text.as_bytes()).await?;
-            self.writer.flush().await
-        })
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the server stopped reading")),
-        }
+        write_within(&mut self.writer, text).await
     }
+}
+
+/// Writes and flushes `text`, or fails once the peer has stopped reading
+/// for `STEP_TIMEOUT`.
+async fn write_within<W: AsyncWrite + Unpin>(writer: &mut W, text: &str) -> std::io::Result<()> {
+    let written = tokio::time::timeout(STEP_TIMEOUT, async {
+        writer.write_all(text.as_bytes()).await?;
+        writer.flush().await
+    })
+    .await;
+    written.unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the server stopped reading")))
+}
+
+/// A write during the login: a broken or stalled connection is worth a retry.
+async fn login_write<W: AsyncWrite + Unpin>(writer: &mut W, text: &str) -> Result<(), LoginError> {
+    write_within(writer, text).await.map_err(|error| match error.kind() {
+        std::io::ErrorKind::TimedOut => LoginError::Transient(Failure::new(ErrorCode::Timeout, "The server stopped reading during the login.")),
+        _ => io_lost(error),
+    })
 }
 
 impl Drop for Session {
@@ -128,16 +139,7 @@ struct Stream {
 
 impl Stream {
     async fn write(&mut self, text: &str) -> Result<(), LoginError> {
-        let written = tokio::time::timeout(STEP_TIMEOUT, async {
-            self.writer.write_all(text.as_bytes()).await?;
-            self.writer.flush().await
-        })
-        .await;
-        match written {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(io_lost(error)),
-            Err(_) => Err(LoginError::Transient(Failure::new(ErrorCode::Timeout, "The server stopped reading during the login."))),
-        }
+        login_write(&mut self.writer, text).await
     }
 
     async fn next(&mut self) -> Result<StreamEvent, LoginError> {
@@ -250,7 +252,7 @@ pub async fn connect(account: &mut Account) -> Result<Session, LoginError> {
     let connection = tls.get_ref().1;
     let tls_version = tls::tls_version(connection).to_owned();
     // No binding (an EdDSA certificate on TLS 1.2, say) means no -PLUS.
-    let binding = tls::channel_binding(connection).ok().map(|binding| ChannelBindingData { kind: binding.kind.name().to_owned(), data: binding.data });
+    let binding = tls::channel_binding(connection).ok();
     let (read, writer) = tokio::io::split(tls);
     let mut stream = Stream { reader: StreamReader::new(read, Limits::default()), writer };
     let features = stream.open(&domain).await?;
@@ -287,15 +289,24 @@ pub async fn connect(account: &mut Account) -> Result<Session, LoginError> {
 /// step that waits on the network; other commands wait in the inbox.
 async fn stopped(account: &mut Account) -> LoginError {
     loop {
-        match account.inbox().recv().await {
-            Some(Command::Request(ipc::xmpp::AccountRequest::Disconnect)) => return LoginError::Stopped,
-            Some(Command::Stop) | None => return LoginError::Stop,
-            Some(other) => {
-                if account.idle_command(other).await {
-                    return LoginError::Stop;
-                }
-            }
+        if let Err(stop) = login_command(account, None).await {
+            return stop;
         }
+    }
+}
+
+/// Takes the next command during a login: a disconnect or stop ends the
+/// login; the answer to `attempt`'s SASL step is returned; anything else
+/// is handled as while offline (messages wait, the roster is refused).
+async fn login_command(account: &mut Account, attempt: Option<u64>) -> Result<Option<SaslStep>, LoginError> {
+    match account.inbox().recv().await {
+        Some(Command::Sasl { attempt: answered, step }) if Some(answered) == attempt => Ok(Some(step)),
+        Some(Command::Request(ipc::xmpp::AccountRequest::Disconnect)) => Err(LoginError::Stopped),
+        Some(Command::Stop) | None => Err(LoginError::Stop),
+        Some(other) => match account.idle_command(other).await {
+            true => Err(LoginError::Stop),
+            false => Ok(None),
+        },
     }
 }
 
@@ -304,7 +315,7 @@ async fn stopped(account: &mut Account) -> LoginError {
 async fn starttls(transport: BoxedStream, domain: &str) -> Result<BoxedStream, LoginError> {
     let (read, mut write) = tokio::io::split(transport);
     let mut reader = StreamReader::new(read, Limits::default());
-    write_plain(&mut write, &stream_header(domain)).await?;
+    login_write(&mut write, &stream_header(domain)).await?;
     expect_open(next_event(&mut reader).await?)?;
     let features = match next_event(&mut reader).await? {
         StreamEvent::Stanza(element) if element.is("error", crate::xml::NS_STREAMS) => return Err(stream_error(&element)),
@@ -317,7 +328,7 @@ async fn starttls(transport: BoxedStream, domain: &str) -> Result<BoxedStream, L
             "The server did not offer STARTTLS, so the connection could be read by others. Burrow stopped and sent neither your user name nor your password. If the server is yours, turn TLS on; otherwise someone may be tampering with the connection.",
         )));
     }
-    write_plain(&mut write, &stanza::starttls()).await?;
+    login_write(&mut write, &stanza::starttls()).await?;
     match next_event(&mut reader).await? {
         StreamEvent::Stanza(element) if element.is("proceed", ns::TLS) => {}
         StreamEvent::Stanza(element) if element.is("failure", ns::TLS) => {
@@ -331,17 +342,6 @@ async fn starttls(transport: BoxedStream, domain: &str) -> Result<BoxedStream, L
     Ok(read.unsplit(write))
 }
 
-async fn write_plain(write: &mut WriteHalf<BoxedStream>, text: &str) -> Result<(), LoginError> {
-    let written = tokio::time::timeout(STEP_TIMEOUT, async {
-        write.write_all(text.as_bytes()).await?;
-        write.flush().await
-    })
-    .await;
-    match written {
-        Ok(result) => result.map_err(io_lost),
-        Err(_) => Err(LoginError::Transient(Failure::new(ErrorCode::Timeout, "The server stopped reading during the login."))),
-    }
-}
 
 /// SASL, with every message computed by the crypto process. Returns the
 /// mechanism's name (and any fallback note) and the restarted stream.
@@ -349,7 +349,7 @@ async fn authenticate(
     account: &mut Account,
     mut stream: Stream,
     features: Features,
-    binding: Option<ChannelBindingData>,
+    binding: Option<ChannelBinding>,
 ) -> Result<(String, Stream), LoginError> {
     if features.mechanisms.is_empty() {
         return Err(LoginError::protocol("no SASL mechanisms after TLS"));
@@ -463,20 +463,11 @@ async fn exchange(account: &mut Account, stream: &mut Stream, attempt: u64) -> R
 async fn crypto_step(account: &mut Account, attempt: u64) -> Result<SaslStep, LoginError> {
     let deadline = tokio::time::Instant::now() + CRYPTO_TIMEOUT;
     loop {
-        let command = match tokio::time::timeout_at(deadline, account.inbox().recv()).await {
-            Ok(Some(command)) => command,
-            Ok(None) => return Err(LoginError::Stop),
+        match tokio::time::timeout_at(deadline, login_command(account, Some(attempt))).await {
+            Ok(Ok(Some(step))) => return Ok(step),
+            Ok(Ok(None)) => {}
+            Ok(Err(stop)) => return Err(stop),
             Err(_) => return Err(LoginError::Transient(Failure::new(ErrorCode::Timeout, "The key process did not answer the login in time."))),
-        };
-        match command {
-            Command::Sasl { attempt: answered, step } if answered == attempt => return Ok(step),
-            Command::Request(ipc::xmpp::AccountRequest::Disconnect) => return Err(LoginError::Stopped),
-            Command::Stop => return Err(LoginError::Stop),
-            other => {
-                if account.idle_command(other).await {
-                    return Err(LoginError::Stop);
-                }
-            }
         }
     }
 }

@@ -378,31 +378,7 @@ pub fn tls_version(conn: &ClientConnection) -> &'static str {
 // Channel binding
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BindingKind {
-    /// RFC 9266, for TLS 1.3.
-    TlsExporter,
-    /// RFC 5929 §4.1, for TLS 1.2.
-    TlsServerEndPoint,
-}
-
-impl BindingKind {
-    /// The channel-binding type name, as SCRAM's `p=` and XEP-0440 write it.
-    pub fn name(self) -> &'static str {
-        match self {
-            BindingKind::TlsExporter => "tls-exporter",
-            BindingKind::TlsServerEndPoint => "tls-server-end-point",
-        }
-    }
-}
-
-/// Not a secret: it binds the SCRAM exchange to this TLS connection, and knowing it gives no
-/// traffic key. It is sent to the server inside the TLS channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChannelBinding {
-    pub kind: BindingKind,
-    pub data: Vec<u8>,
-}
+pub use ipc::xmpp::{BindingKind, ChannelBinding};
 
 /// The channel binding for a finished handshake: `tls-exporter` on TLS 1.3, `tls-server-end-point`
 /// on TLS 1.2. `tls-exporter` is not used on TLS 1.2 because without the Extended Master Secret

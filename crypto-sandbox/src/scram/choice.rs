@@ -5,49 +5,20 @@ use std::fmt;
 
 use super::mechanisms::{Mechanism, PREFERENCE};
 
-/// A channel-binding type Burrow can supply. `tls-unique` is absent on purpose: rustls does not
-/// expose it, and RFC 9266 leaves it undefined for TLS 1.3.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BindingKind {
-    /// RFC 9266: the TLS 1.3 exporter, label "EXPORTER-Channel-Binding", empty context, 32 bytes.
-    TlsExporter,
-    /// RFC 5929: a hash of the server's certificate.
-    TlsServerEndPoint,
-}
+pub use ipc::xmpp::{BindingKind, ChannelBinding};
 
-impl BindingKind {
-    /// The `cb-name` as registered with IANA and sent after `p=`.
-    pub fn name(self) -> &'static str {
-        match self {
-            BindingKind::TlsExporter => "tls-exporter",
-            BindingKind::TlsServerEndPoint => "tls-server-end-point",
-        }
-    }
-
-    fn refused_reason(self) -> &'static str {
-        match self {
-            BindingKind::TlsExporter => "server refused channel binding tls-exporter",
-            BindingKind::TlsServerEndPoint => "server refused channel binding tls-server-end-point",
-        }
-    }
-
-    fn not_advertised_reason(self) -> &'static str {
-        match self {
-            BindingKind::TlsExporter => "server does not support channel binding tls-exporter",
-            BindingKind::TlsServerEndPoint => {
-                "server does not support channel binding tls-server-end-point"
-            }
-        }
+fn refused_reason(kind: BindingKind) -> &'static str {
+    match kind {
+        BindingKind::TlsExporter => "server refused channel binding tls-exporter",
+        BindingKind::TlsServerEndPoint => "server refused channel binding tls-server-end-point",
     }
 }
 
-/// Channel-binding data taken from this connection's TLS session by the network process. It is
-/// not secret (both ends of the TLS session can compute it); it only ties the SCRAM proof to the
-/// TLS session, so that a man in the middle with his own TLS session cannot relay the login.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChannelBinding {
-    pub kind: BindingKind,
-    pub data: Vec<u8>,
+fn not_advertised_reason(kind: BindingKind) -> &'static str {
+    match kind {
+        BindingKind::TlsExporter => "server does not support channel binding tls-exporter",
+        BindingKind::TlsServerEndPoint => "server does not support channel binding tls-server-end-point",
+    }
 }
 
 /// The `gs2-cbind-flag` of RFC 5802 §7, named as the grammar names its three forms.
@@ -132,12 +103,12 @@ pub fn choose(
     // What, if anything, keeps us from any -PLUS mechanism.
     let obstacle: Option<&'static str> = match binding {
         None => Some(NO_BINDING_DATA),
-        Some(b) if refused_binding => Some(b.kind.refused_reason()),
+        Some(b) if refused_binding => Some(refused_reason(b.kind)),
         Some(b)
             if advertised_binding_types
                 .is_some_and(|types| !types.iter().any(|t| t.trim() == b.kind.name())) =>
         {
-            Some(b.kind.not_advertised_reason())
+            Some(not_advertised_reason(b.kind))
         }
         Some(_) => None,
     };

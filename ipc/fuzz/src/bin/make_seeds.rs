@@ -109,7 +109,7 @@ fn main() {
         offer: ipc::xmpp::SaslOffer {
             mechanisms: vec!["SCRAM-SHA-1".into(), "SCRAM-SHA-1-PLUS".into()],
             binding_types: Some(vec!["tls-exporter".into()]),
-            binding: Some(ipc::xmpp::ChannelBindingData { kind: "tls-exporter".into(), data: vec![7; 32] }),
+            binding: Some(ipc::xmpp::ChannelBinding { kind: ipc::xmpp::BindingKind::TlsExporter, data: vec![7; 32] }),
             binding_refused: false,
         },
     });
