@@ -7,3 +7,4 @@
 pub mod encoding;
 pub mod group;
 pub mod rng;
+pub mod tlv;
