@@ -1015,7 +1015,7 @@ static int split(char *line, char **w, int max)
     return n;
 }
 
-static char *decode_arg(const char *cmd, const char *arg, size_t *lenp)
+static char *decode_arg(const char *cmd, const char *arg, size_t *lenp, int allow_nul)
 {
     size_t len = 0;
     unsigned char *d = b64_decode(arg, &len);
@@ -1023,7 +1023,7 @@ static char *decode_arg(const char *cmd, const char *arg, size_t *lenp)
         emit_error("%s: invalid base64 argument", cmd);
         return NULL;
     }
-    if (memchr(d, '\0', len)) {
+    if (!allow_nul && memchr(d, '\0', len)) {
         emit_error("%s: decoded argument contains a NUL byte (libotr uses C strings)", cmd);
         free(d);
         return NULL;
@@ -1056,7 +1056,7 @@ static int handle_line(Peer *p, char *line)
     const char *cmd = w[0];
 
     if (!strcmp(cmd, "recv") && n == 3) {
-        char *msg = decode_arg(cmd, w[2], NULL);
+        char *msg = decode_arg(cmd, w[2], NULL, 0);
         if (!msg) return 0;
         char *plain = NULL;
         int enc = 0;
@@ -1070,7 +1070,7 @@ static int handle_line(Peer *p, char *line)
         free(plain);
         free(msg);
     } else if (!strcmp(cmd, "send") && n == 3) {
-        char *msg = decode_arg(cmd, w[2], NULL);
+        char *msg = decode_arg(cmd, w[2], NULL, 0);
         if (!msg) return 0;
         char *out = NULL;
         gcry_error_t err = do_send(p, w[1], msg, &out);
@@ -1100,10 +1100,10 @@ static int handle_line(Peer *p, char *line)
         ConnContext *c = need_ctx(p, cmd, w[1], 1);
         if (!c) return 0;
         size_t slen = 0;
-        char *secret = decode_arg(cmd, w[2], &slen);
+        char *secret = decode_arg(cmd, w[2], &slen, 1);
         if (!secret) return 0;
         if (n == 4) {
-            char *q = decode_arg(cmd, w[3], NULL);
+            char *q = decode_arg(cmd, w[3], NULL, 0);
             if (q) {
                 otrl_message_initiate_smp_q(p->us, &ops, p, c, q,
                                             (const unsigned char *)secret, slen);
@@ -1117,7 +1117,7 @@ static int handle_line(Peer *p, char *line)
         ConnContext *c = need_ctx(p, cmd, w[1], 1);
         if (!c) return 0;
         size_t slen = 0;
-        char *secret = decode_arg(cmd, w[2], &slen);
+        char *secret = decode_arg(cmd, w[2], &slen, 1);
         if (!secret) return 0;
         otrl_message_respond_smp(p->us, &ops, p, c, (const unsigned char *)secret, slen);
         free(secret);

@@ -438,11 +438,20 @@ def handle(acct, line):
         return False
     cmd, args = w[0], w[1:]
 
-    def arg(i):
+    def arg(i, allow_nul=False):
         try:
-            return unb64(args[i])
+            data = unb64(args[i])
         except Exception:
             raise ValueError('%s: invalid base64 argument' % cmd)
+        if not allow_nul and b'\0' in data:
+            # same rule as libotr_peer (C strings); NUL also separates TLVs
+            raise ValueError('%s: decoded argument contains a NUL byte' % cmd)
+        return data
+
+    def known(peer):
+        if peer not in acct.ctxs:
+            raise ValueError('%s: no context for %s' % (cmd, peer))
+        return acct.getContext(peer)
 
     try:
         if cmd == 'recv' and len(args) == 2:
@@ -468,17 +477,17 @@ def handle(acct, line):
             ctx = need_encrypted(acct, cmd, args[0])
             if ctx:
                 q = arg(2) if len(args) == 3 else None
-                ctx.smpInit(arg(1), question=q)
+                ctx.smpInit(arg(1, True), question=q)
         elif cmd == 'smp-answer' and len(args) == 2:
             ctx = need_encrypted(acct, cmd, args[0])
             if ctx:
-                ctx.smpGotSecret(arg(1))
+                ctx.smpGotSecret(arg(1, True))
         elif cmd == 'smp-abort' and len(args) == 1:
             ctx = need_encrypted(acct, cmd, args[0])
             if ctx:
                 ctx.smpAbort()
         elif cmd == 'trust' and len(args) == 1:
-            ctx = acct.getContext(args[0])
+            ctx = known(args[0])
             if ctx.getCurrentKey() is None:
                 emit('error', message='trust: no active fingerprint for %s' % args[0])
             else:
@@ -487,13 +496,13 @@ def handle(acct, line):
         elif cmd == 'fingerprint' and not args:
             emit('fingerprint', **ready_fields(acct))
         elif cmd == 'peer-fingerprint' and len(args) == 1:
-            ctx = acct.getContext(args[0])
+            ctx = known(args[0])
             key = ctx.getCurrentKey()
             trust = ctx.getCurrentTrust()
             emit('peer_fingerprint', peer=args[0], fingerprint=str(key) if key else None,
                  trusted=bool(trust), trust=trust)
         elif cmd == 'keys' and len(args) == 1:
-            ctx = acct.getContext(args[0])
+            ctx = known(args[0])
             emit('keys', peer=args[0], our_keyid=ctx.crypto.ourKeyid,
                  their_keyid=ctx.crypto.theirKeyid, protocol_version=2,
                  msgstate=STATE_NAMES.get(ctx.state, 'unknown'),
@@ -515,6 +524,9 @@ def handle(acct, line):
 
 
 def need_encrypted(acct, cmd, peer):
+    if peer not in acct.ctxs:
+        emit('error', message='%s: no context for %s' % (cmd, peer))
+        return None
     ctx = acct.getContext(peer)
     if ctx.state != pctx.STATE_ENCRYPTED:
         emit('error', message='%s: context for %s is %s, not encrypted'

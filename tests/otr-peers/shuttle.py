@@ -379,6 +379,26 @@ def end_session(pair, ender):
     print('  ok: end by %r: %r finished, refused to send, then plaintext' % (a, b))
 
 
+def whitespace_start(pair, src):
+    """A plaintext sent with the opportunistic policy carries the whitespace
+    tag; the receiver shows the text without the tag and starts the AKE."""
+    dst = pair.other(src)
+    ms, md = len(src.events), len(dst.events)
+    text = 'plain hello from %s' % src.account
+    src.send('send %s %s' % (dst.account, b64(text)))
+    pair.until('tagged plaintext starts the AKE: both secure',
+               lambda: since(src, ms, 'secure') and since(dst, md, 'secure'))
+    pair.settle()
+    outs = [unb64(e['b64']) for e in since(src, ms, 'out')]
+    check(outs and outs[0].startswith(text.encode()) and b' \t  \t\t\t\t \t \t \t  ' in outs[0],
+          'first plaintext did not carry the whitespace tag: %r' % outs[:1])
+    got = since(dst, md, 'message')
+    check(got and unb64(got[0]['b64']).decode('utf-8') == text and got[0]['encrypted'] is False,
+          'tagged plaintext not shown as sent (tag stripped, encrypted false): %r' % got[:1])
+    print('  ok: whitespace-tagged plaintext from %r shown untagged, AKE started, both secure'
+          % src)
+
+
 def one_message(pair, src, text):
     dst = pair.other(src)
     md = len(dst.events)
@@ -409,6 +429,8 @@ def run_pair(kinds, libotr_bin, python, workroot, verbose):
             pair.until('%r ready' % p, lambda p=p: any(e['event'] == 'ready' for e in p.events),
                        timeout=120)
         a, b = peers
+        whitespace_start(pair, a)
+        end_session(pair, a)
         ake(pair, a, 'first AKE')
         messages_both_ways(pair, 20)
         smp(pair, a, 'correct horse', 'correct horse', None)
@@ -435,7 +457,7 @@ def main():
     ap.add_argument('--libotr-peer', help='libotr_peer binary (default: build it with build.sh)')
     ap.add_argument('--python', default='/usr/bin/python3',
                     help='interpreter with python3-potr (default /usr/bin/python3)')
-    ap.add_argument('--pairs', default='libotr-libotr,libotr-potr',
+    ap.add_argument('--pairs', default='libotr-libotr,libotr-potr,potr-libotr',
                     help='comma-separated pairs among libotr-libotr, libotr-potr, '
                          'potr-libotr, potr-potr')
     ap.add_argument('--keep', action='store_true', help='keep the temporary directory')
