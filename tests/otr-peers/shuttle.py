@@ -72,7 +72,8 @@ class Peer:
 
     def stderr_tail(self):
         try:
-            self.err.flush()
+            if not self.err.closed:
+                self.err.flush()
             with open(self.stderr_path, 'rb') as f:
                 return f.read()[-2000:].decode('utf-8', 'replace')
         except OSError:
