@@ -4,6 +4,7 @@
 //! One module per section of the spec.
 #![forbid(unsafe_code)]
 
+pub mod dsa;
 pub mod encoding;
 pub mod group;
 pub mod rng;
