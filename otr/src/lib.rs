@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod data;
+pub mod dsa;
 pub mod encoding;
 pub mod group;
 pub mod rng;
