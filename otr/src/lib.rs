@@ -7,4 +7,5 @@
 pub mod encoding;
 pub mod group;
 pub mod rng;
+pub mod smp;
 pub mod tlv;
