@@ -9,4 +9,5 @@ pub mod dsa;
 pub mod encoding;
 pub mod group;
 pub mod rng;
+pub mod smp;
 pub mod tlv;
