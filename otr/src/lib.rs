@@ -6,5 +6,6 @@
 
 pub mod encoding;
 pub mod group;
+pub mod instance_tag;
 pub mod rng;
 pub mod tlv;
