@@ -8,6 +8,7 @@ pub mod data;
 pub mod dsa;
 pub mod encoding;
 pub mod group;
+pub mod instance_tag;
 pub mod rng;
 pub mod smp;
 pub mod tlv;
