@@ -4,11 +4,13 @@
 //! One module per section of the spec.
 #![forbid(unsafe_code)]
 
+pub mod ake;
 pub mod data;
 pub mod dsa;
 pub mod encoding;
 pub mod group;
 pub mod instance_tag;
+pub mod policy;
 pub mod rng;
 pub mod smp;
 pub mod tlv;
