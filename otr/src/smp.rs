@@ -1318,4 +1318,77 @@ mod tests {
         assert_eq!(transcript.alice_event, Some(SmpEvent::Success));
         eprintln!("a full SMP (both sides, all four messages) took {elapsed:?}");
     }
+
+    /// Every message of an exchange checked with the spec's formulas, written
+    /// again here with num-bigint as libotr's verifier does them, so a wrong
+    /// version byte or a swapped operand on both of our sides cannot hide.
+    #[test]
+    fn the_wire_messages_satisfy_the_spec_formulas() {
+        use sha2::{Digest, Sha256};
+        let (p, g) = (p(), BigUint::from(2u32));
+        let mut alice_rng = SeededRng::new(b"alice");
+        let mut mirror = alice_rng.clone();
+        let mut bob_rng = SeededRng::new(b"bob");
+        let (mut alice, mut bob) = (Smp::new(), Smp::new());
+        let smp1 = alice.initiate(&mut alice_rng, secret(b"formula"), None);
+        bob.receive(&mut bob_rng, &smp1, start());
+        let smp2 = bob.respond(&mut bob_rng, secret(b"formula")).unwrap();
+        let smp3 = alice.receive(&mut alice_rng, &smp2, start()).reply.unwrap();
+        let smp4 = bob.receive(&mut bob_rng, &smp3, start()).reply.unwrap();
+        assert_eq!(alice.receive(&mut alice_rng, &smp4, start()).event, Some(SmpEvent::Success));
+
+        let numbers = |tlv: &Tlv| split(&tlv.value).iter().map(|mpi| BigUint::from_bytes_be(mpi)).collect::<Vec<_>>();
+        let mpi = |value: &BigUint| {
+            let bytes = value.to_bytes_be();
+            [&(bytes.len() as u32).to_be_bytes()[..], &bytes].concat()
+        };
+        let h = |version: u8, first: &BigUint, second: Option<&BigUint>| {
+            let mut input = vec![version];
+            input.extend_from_slice(&mpi(first));
+            if let Some(second) = second {
+                input.extend_from_slice(&mpi(second));
+            }
+            BigUint::from_bytes_be(&Sha256::digest(&input))
+        };
+        let pow = |base: &BigUint, exponent: &BigUint| base.modpow(exponent, &p);
+        let mul = |a: &BigUint, b: &BigUint| (a * b) % &p;
+        let div = |a: &BigUint, b: &BigUint| mul(a, &pow(b, &(&p - 2u32)));
+        let mut draw = || {
+            let mut bytes = [0u8; 192];
+            mirror.fill(&mut bytes);
+            BigUint::from_bytes_be(&bytes)
+        };
+        let (a2, a3) = (draw(), draw());
+
+        let m1 = numbers(&smp1);
+        let (g2a, c2, d2, g3a, c3, d3) = (&m1[0], &m1[1], &m1[2], &m1[3], &m1[4], &m1[5]);
+        assert_eq!(g2a, &pow(&g, &a2));
+        assert_eq!(g3a, &pow(&g, &a3));
+        assert_eq!(c2, &h(1, &mul(&pow(&g, d2), &pow(g2a, c2)), None));
+        assert_eq!(c3, &h(2, &mul(&pow(&g, d3), &pow(g3a, c3)), None));
+
+        let m2 = numbers(&smp2);
+        let (g2b, c2, d2, g3b, c3, d3) = (&m2[0], &m2[1], &m2[2], &m2[3], &m2[4], &m2[5]);
+        let (pb, qb, cp, d5, d6) = (&m2[6], &m2[7], &m2[8], &m2[9], &m2[10]);
+        assert_eq!(c2, &h(3, &mul(&pow(&g, d2), &pow(g2b, c2)), None));
+        assert_eq!(c3, &h(4, &mul(&pow(&g, d3), &pow(g3b, c3)), None));
+        let (g2, g3) = (pow(g2b, &a2), pow(g3b, &a3));
+        let first = mul(&pow(&g3, d5), &pow(pb, cp));
+        let second = mul(&mul(&pow(&g, d5), &pow(&g2, d6)), &pow(qb, cp));
+        assert_eq!(cp, &h(5, &first, Some(&second)));
+
+        let m3 = numbers(&smp3);
+        let (pa, qa, cp, d5, d6, ra, cr, d7) = (&m3[0], &m3[1], &m3[2], &m3[3], &m3[4], &m3[5], &m3[6], &m3[7]);
+        let first = mul(&pow(&g3, d5), &pow(pa, cp));
+        let second = mul(&mul(&pow(&g, d5), &pow(&g2, d6)), &pow(qa, cp));
+        assert_eq!(cp, &h(6, &first, Some(&second)));
+        let qab = div(qa, qb);
+        assert_eq!(ra, &pow(&qab, &a3));
+        assert_eq!(cr, &h(7, &mul(&pow(&g, d7), &pow(g3a, cr)), Some(&mul(&pow(&qab, d7), &pow(ra, cr)))));
+
+        let m4 = numbers(&smp4);
+        let (rb, cr, d7) = (&m4[0], &m4[1], &m4[2]);
+        assert_eq!(cr, &h(8, &mul(&pow(&g, d7), &pow(g3b, cr)), Some(&mul(&pow(&qab, d7), &pow(rb, cr)))));
+        assert_eq!(pow(rb, &a3), div(pa, pb), "Rab = Pa/Pb: the secrets match");
+    }
 }
