@@ -243,9 +243,8 @@ impl Smp {
         let outcome = match (state, received) {
             (State::Expect1(_), SmpMessage::Smp1) => {
                 let asked = if tlv.kind == tlv::SMP_1_QUESTION {
-                    split_question(&tlv.value).and_then(|(question, payload)| {
-                        Ok((Asked::receive(payload)?, Some(question.to_vec())))
-                    })
+                    split_question(&tlv.value)
+                        .and_then(|(question, payload)| Ok((Asked::receive(payload)?, Some(question.to_vec()))))
                 } else {
                     Asked::receive(&tlv.value).map(|asked| (asked, None))
                 };
@@ -258,9 +257,9 @@ impl Smp {
                 self.state = State::Expect4(Box::new(next));
                 Received { reply: Some(reply), event: None }
             }),
-            (State::Expect3(expect), SmpMessage::Smp3) => {
-                expect.receive(rng, &tlv.value).map(|(reply, same)| Received { reply: Some(reply), event: Some(verdict(same)) })
-            }
+            (State::Expect3(expect), SmpMessage::Smp3) => expect
+                .receive(rng, &tlv.value)
+                .map(|(reply, same)| Received { reply: Some(reply), event: Some(verdict(same)) }),
             (State::Expect4(expect), SmpMessage::Smp4) => {
                 expect.receive(&tlv.value).map(|same| Received { reply: None, event: Some(verdict(same)) })
             }
@@ -693,4 +692,703 @@ fn encode(mpis: &[&[u8]]) -> Vec<u8> {
         writer.mpi(mpi);
     }
     writer.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SeededRng;
+    use num_bigint::BigUint;
+    use std::sync::OnceLock;
+
+    const P_HEX: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA237327FFFFFFFFFFFFFFFF";
+    const ALICE_FP: [u8; 20] = [0xa1; 20];
+    const BOB_FP: [u8; 20] = [0xb0; 20];
+    const SSID: [u8; 8] = *b"ssid-v3!";
+
+    fn p() -> BigUint {
+        BigUint::parse_bytes(P_HEX.as_bytes(), 16).unwrap()
+    }
+
+    fn q() -> BigUint {
+        (p() - 1u32) / 2u32
+    }
+
+    /// The secret as each side computes it: Alice initiates.
+    fn secret(user: &[u8]) -> Exponent {
+        smp_secret(&ALICE_FP, &BOB_FP, &SSID, user)
+    }
+
+    fn start() -> Instant {
+        static START: OnceLock<Instant> = OnceLock::new();
+        *START.get_or_init(Instant::now)
+    }
+
+    fn abort() -> Option<Tlv> {
+        Some(abort_tlv())
+    }
+
+    /// The SMP messages of one exchange, and each side's state before each
+    /// of them arrives, so a test can deliver a forged message in place of
+    /// the real one without redoing the exponentiations.
+    struct Transcript {
+        smp1: Tlv,
+        alice_expect2: Smp,
+        bob_asked: Smp,
+        smp2: Tlv,
+        bob_expect3: Smp,
+        smp3: Tlv,
+        alice_expect4: Smp,
+        smp4: Tlv,
+        bob_event: Option<SmpEvent>,
+        alice_event: Option<SmpEvent>,
+    }
+
+    fn run(
+        seed: &[u8],
+        alice_secret: &[u8],
+        bob_secret: &[u8],
+        question: Option<&[u8]>,
+    ) -> (Transcript, Option<SmpEvent>) {
+        let mut rng = SeededRng::new(seed);
+        let mut alice = Smp::new();
+        let mut bob = Smp::new();
+        let smp1 = alice.initiate(&mut rng, secret(alice_secret), question);
+        assert!(alice.in_progress());
+        let alice_expect2 = alice.clone();
+        let asked = bob.receive(&mut rng, &smp1, start());
+        assert_eq!(asked.reply, None);
+        let asked = asked.event;
+        assert!(bob.awaiting_answer() && bob.in_progress());
+        let bob_asked = bob.clone();
+        let smp2 = bob.respond(&mut rng, secret(bob_secret)).unwrap();
+        assert_eq!(smp2.kind, tlv::SMP_2);
+        let bob_expect3 = bob.clone();
+        let third = alice.receive(&mut rng, &smp2, start());
+        assert_eq!(third.event, None);
+        let smp3 = third.reply.unwrap();
+        assert_eq!(smp3.kind, tlv::SMP_3);
+        let alice_expect4 = alice.clone();
+        let fourth = bob.receive(&mut rng, &smp3, start());
+        let smp4 = fourth.reply.unwrap();
+        assert_eq!(smp4.kind, tlv::SMP_4);
+        let last = alice.receive(&mut rng, &smp4, start());
+        assert_eq!(last.reply, None);
+        assert!(!alice.in_progress() && !bob.in_progress());
+        let transcript = Transcript {
+            smp1,
+            alice_expect2,
+            bob_asked,
+            smp2,
+            bob_expect3,
+            smp3,
+            alice_expect4,
+            smp4,
+            bob_event: fourth.event,
+            alice_event: last.event,
+        };
+        (transcript, asked)
+    }
+
+    /// One honest exchange with equal secrets, shared by the forgery tests.
+    fn honest() -> &'static Transcript {
+        static HONEST: OnceLock<Transcript> = OnceLock::new();
+        HONEST.get_or_init(|| run(b"honest", b"the secret", b"the secret", None).0)
+    }
+
+    fn deliver(smp: &Smp, tlv: &Tlv) -> (Smp, Received) {
+        let mut smp = smp.clone();
+        let received = smp.receive(&mut SeededRng::new(b"deliver"), tlv, start());
+        (smp, received)
+    }
+
+    /// An SMP payload's MPIs (the test's own parser, so forgeries are built
+    /// independently of the code under test).
+    fn split(payload: &[u8]) -> Vec<Vec<u8>> {
+        let mut reader = Reader::new(payload);
+        let count = reader.int("count").unwrap();
+        let mpis = (0..count).map(|_| reader.mpi("mpi").unwrap().to_vec()).collect();
+        reader.finish().unwrap();
+        mpis
+    }
+
+    fn join(mpis: &[Vec<u8>]) -> Vec<u8> {
+        let mut bytes = (mpis.len() as u32).to_be_bytes().to_vec();
+        for mpi in mpis {
+            bytes.extend_from_slice(&(mpi.len() as u32).to_be_bytes());
+            bytes.extend_from_slice(mpi);
+        }
+        bytes
+    }
+
+    fn with_mpi(tlv: &Tlv, index: usize, value: &[u8]) -> Tlv {
+        let mut mpis = split(&tlv.value);
+        mpis[index] = value.to_vec();
+        Tlv::new(tlv.kind, join(&mpis))
+    }
+
+    /// A message's name, the message, the state it is meant for, and which
+    /// of its MPIs are group elements, D values and c values.
+    type Target = (&'static str, &'static Tlv, Smp, Vec<usize>, Vec<usize>, Vec<usize>);
+
+    fn targets() -> Vec<Target> {
+        let honest = honest();
+        vec![
+            ("SMP1", &honest.smp1, Smp::new(), vec![0, 3], vec![2, 5], vec![1, 4]),
+            ("SMP2", &honest.smp2, honest.alice_expect2.clone(), vec![0, 3, 6, 7], vec![2, 5, 9, 10], vec![1, 4, 8]),
+            ("SMP3", &honest.smp3, honest.bob_expect3.clone(), vec![0, 1, 5], vec![3, 4, 7], vec![2, 6]),
+            ("SMP4", &honest.smp4, honest.alice_expect4.clone(), vec![0], vec![2], vec![1]),
+        ]
+    }
+
+    fn assert_cheated(name: &str, smp: &Smp, received: &Received, reason: &SmpError) {
+        assert_eq!(received.event.as_ref(), Some(&SmpEvent::Cheated(reason.clone())), "{name}");
+        assert_eq!(received.reply, abort(), "{name}");
+        assert!(!smp.in_progress(), "{name}");
+    }
+
+    #[test]
+    fn equal_secrets_succeed_on_both_sides() {
+        let honest = honest();
+        assert_eq!(honest.bob_event, Some(SmpEvent::Success));
+        assert_eq!(honest.alice_event, Some(SmpEvent::Success));
+        // Any bytes but NUL: UTF-8, and not.
+        let question = [&b"Favourite colour? "[..], "\u{1f3a8}".as_bytes(), &[0xff, 0x01]].concat();
+        let (transcript, asked) = run(b"question", b"blue", b"blue", Some(&question));
+        assert_eq!(asked, Some(SmpEvent::Asked { question: Some(question.clone()) }));
+        assert_eq!(transcript.smp1.kind, tlv::SMP_1_QUESTION);
+        assert_eq!((transcript.bob_event, transcript.alice_event), (Some(SmpEvent::Success), Some(SmpEvent::Success)));
+        let (_, asked) = run(b"empty question", b"blue", b"blue", Some(b""));
+        assert_eq!(asked, Some(SmpEvent::Asked { question: Some(Vec::new()) }));
+    }
+
+    #[test]
+    fn different_secrets_fail_on_both_sides() {
+        for question in [None, Some(&b"Where did we meet?"[..])] {
+            let (transcript, asked) = run(b"different", b"in Paris", b"in Rome", question);
+            assert_eq!(asked, Some(SmpEvent::Asked { question: question.map(<[u8]>::to_vec) }));
+            assert_eq!(transcript.bob_event, Some(SmpEvent::Failure));
+            assert_eq!(transcript.alice_event, Some(SmpEvent::Failure));
+        }
+        // The same words under swapped roles are different secrets: the
+        // fingerprints' order is part of x.
+        let mut rng = SeededRng::new(b"roles");
+        let (mut alice, mut bob) = (Smp::new(), Smp::new());
+        let smp1 = alice.initiate(&mut rng, secret(b"same"), None);
+        bob.receive(&mut rng, &smp1, start());
+        let smp2 = bob.respond(&mut rng, smp_secret(&BOB_FP, &ALICE_FP, &SSID, b"same")).unwrap();
+        let smp3 = alice.receive(&mut rng, &smp2, start()).reply.unwrap();
+        let fourth = bob.receive(&mut rng, &smp3, start());
+        assert_eq!(fourth.event, Some(SmpEvent::Failure));
+        assert_eq!(alice.receive(&mut rng, &fourth.reply.unwrap(), start()).event, Some(SmpEvent::Failure));
+    }
+
+    #[test]
+    fn the_secret_is_the_spec_hash() {
+        use sha2::{Digest, Sha256};
+        let mut input = vec![1u8];
+        input.extend_from_slice(&ALICE_FP);
+        input.extend_from_slice(&BOB_FP);
+        input.extend_from_slice(&SSID);
+        input.extend_from_slice(b"pass phrase");
+        let digest = Sha256::digest(&input);
+        let expected = BigUint::from_bytes_be(&digest).to_bytes_be();
+        assert_eq!(&secret(b"pass phrase").to_secret_bytes()[..], &expected[..]);
+        assert_ne!(
+            smp_secret(&BOB_FP, &ALICE_FP, &SSID, b"pass phrase").to_secret_bytes(),
+            secret(b"pass phrase").to_secret_bytes()
+        );
+    }
+
+    #[test]
+    fn smp1_from_a_fixed_rng_has_the_spec_layout_and_values() {
+        let mut rng = SeededRng::new(b"smp1 known values");
+        let mut mirror = rng.clone();
+        let tlv = Smp::new().initiate(&mut rng, secret(b"known"), None);
+        assert_eq!(tlv.kind, tlv::SMP_1);
+        assert_eq!(&tlv.value[..4], [0, 0, 0, 6], "the INT count of 6 MPIs");
+
+        // libotr's draws: a2, a3, r2, r3, each 192 random bytes.
+        let mut draw = || {
+            let mut bytes = [0u8; 192];
+            mirror.fill(&mut bytes);
+            BigUint::from_bytes_be(&bytes)
+        };
+        let (a2, a3, r2, r3) = (draw(), draw(), draw(), draw());
+        let (p, q, g) = (p(), q(), BigUint::from(2u32));
+        let mpi = |value: &BigUint| {
+            let bytes = value.to_bytes_be();
+            let mut out = (bytes.len() as u32).to_be_bytes().to_vec();
+            out.extend_from_slice(&bytes);
+            out
+        };
+        let proof = |version: u8, exponent: &BigUint, r: &BigUint| {
+            use sha2::{Digest, Sha256};
+            let mut input = vec![version];
+            input.extend_from_slice(&mpi(&g.modpow(r, &p)));
+            let c = BigUint::from_bytes_be(&Sha256::digest(&input));
+            let d = ((r % &q) + &q - (exponent * &c) % &q) % &q;
+            (c, d)
+        };
+        let (c2, d2) = proof(1, &a2, &r2);
+        let (c3, d3) = proof(2, &a3, &r3);
+        let mut expected = 6u32.to_be_bytes().to_vec();
+        for value in [g.modpow(&a2, &p), c2, d2, g.modpow(&a3, &p), c3, d3] {
+            expected.extend_from_slice(&mpi(&value));
+        }
+        assert_eq!(tlv.value, expected);
+
+        let mpis = split(&tlv.value);
+        assert_eq!(mpis.len(), 6);
+        assert!(mpis[1].len() <= 32 && mpis[4].len() <= 32, "c values are SHA-256 digests");
+        assert!(mpis.iter().all(|mpi| mpi.first() != Some(&0)), "MPIs at minimal length");
+        // Pinned, so any change to the wire form shows.
+        use sha2::{Digest, Sha256};
+        let pinned: [u8; 32] = Sha256::digest(&tlv.value).into();
+        assert_eq!(hex(&pinned), PINNED_SMP1);
+    }
+
+    const PINNED_SMP1: &str = "9f17ee6128fb10bd2eea85d935f9de5fc0ab2f63c8a7ff379c92f5e44f72b3f3";
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    #[test]
+    fn every_group_element_out_of_range_or_wrong_is_refused() {
+        let (p, mut rng) = (p(), SeededRng::new(b"forged elements"));
+        let p_minus_one = (&p - 1u32).to_bytes_be();
+        for (name, message, state, elements, _, _) in targets() {
+            for &index in &elements {
+                for bad in [vec![], vec![0], vec![1], p_minus_one.clone(), p.to_bytes_be(), vec![0xff; 193]] {
+                    let (after, received) = deliver(&state, &with_mpi(message, index, &bad));
+                    assert!(
+                        matches!(received.event, Some(SmpEvent::Cheated(SmpError::BadElement(_)))),
+                        "{name} #{index}"
+                    );
+                    assert_eq!(received.reply, abort());
+                    assert!(!after.in_progress());
+                }
+                // In range, but not the one the proofs were made for.
+                let wrong = Element::g_pow(&Exponent::random_smp(&mut rng)).to_bytes();
+                let (after, received) = deliver(&state, &with_mpi(message, index, &wrong));
+                assert!(matches!(received.event, Some(SmpEvent::Cheated(SmpError::BadProof(_)))), "{name} #{index}");
+                assert_eq!(received.reply, abort());
+                assert!(!after.in_progress());
+            }
+        }
+    }
+
+    #[test]
+    fn every_proof_value_out_of_range_or_wrong_is_refused() {
+        let q = q();
+        let mut rng = SeededRng::new(b"forged proofs");
+        for (name, message, state, _, responses, hashes) in targets() {
+            for &index in &responses {
+                for bad in [vec![], vec![0], q.to_bytes_be(), (&q + 1u32).to_bytes_be(), vec![0xff; 192]] {
+                    let (after, received) = deliver(&state, &with_mpi(message, index, &bad));
+                    assert!(
+                        matches!(received.event, Some(SmpEvent::Cheated(SmpError::BadExponent(_)))),
+                        "{name} #{index}"
+                    );
+                    assert!(!after.in_progress());
+                }
+                let mut other = [0u8; 190];
+                rng.fill(&mut other);
+                let (_, received) = deliver(&state, &with_mpi(message, index, &other));
+                assert!(matches!(received.event, Some(SmpEvent::Cheated(SmpError::BadProof(_)))), "{name} #{index}");
+            }
+            for &index in &hashes {
+                let mut other = [0u8; 32];
+                rng.fill(&mut other);
+                let original = &split(&message.value)[index];
+                let mut padded = vec![0u8; 1];
+                padded.extend_from_slice(original);
+                let mut longer = vec![1u8; 1];
+                longer.extend_from_slice(original);
+                // Libotr compares c as a number, and so do we: a leading
+                // zero byte does not change it.
+                let (after, received) = deliver(&state, &with_mpi(message, index, &padded));
+                assert_ne!(
+                    received.event.as_ref().map(|event| matches!(event, SmpEvent::Cheated(_))),
+                    Some(true),
+                    "{name} #{index}"
+                );
+                assert!(name == "SMP3" || name == "SMP4" || after.in_progress());
+                for bad in [vec![], other.to_vec(), longer, vec![0xff; 200]] {
+                    let (after, received) = deliver(&state, &with_mpi(message, index, &bad));
+                    assert!(
+                        matches!(received.event, Some(SmpEvent::Cheated(SmpError::BadProof(_)))),
+                        "{name} #{index}"
+                    );
+                    assert_eq!(received.reply, abort());
+                    assert!(!after.in_progress());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_coordinate_proof_binds_the_exchange() {
+        // Bob's SMP2 from another exchange: its g2b and g3b proofs hold on
+        // their own, but cP was made with another g2 and g3.
+        let (other, _) = run(b"another exchange", b"the secret", b"the secret", None);
+        let (after, received) = deliver(&honest().alice_expect2, &other.smp2);
+        assert_cheated("SMP2", &after, &received, &SmpError::BadProof("cP"));
+        let (after, received) = deliver(&honest().bob_expect3, &other.smp3);
+        assert_cheated("SMP3", &after, &received, &SmpError::BadProof("cP"));
+        let (after, received) = deliver(&honest().alice_expect4, &other.smp4);
+        assert_cheated("SMP4", &after, &received, &SmpError::BadProof("cR"));
+    }
+
+    #[test]
+    fn truncated_miscounted_or_padded_payloads_are_refused() {
+        for (name, message, state, _, _, _) in targets() {
+            for length in 0..message.value.len() {
+                let truncated = Tlv::new(message.kind, message.value[..length].to_vec());
+                let (after, received) = deliver(&state, &truncated);
+                assert!(
+                    matches!(received.event, Some(SmpEvent::Cheated(SmpError::Malformed(DecodeError::Truncated(_))))),
+                    "{name} cut at {length}: {:?}",
+                    received.event
+                );
+                assert_eq!(received.reply, abort());
+                assert!(!after.in_progress());
+            }
+            let mut longer = message.value.clone();
+            longer.push(0);
+            let (_, received) = deliver(&state, &Tlv::new(message.kind, longer));
+            assert_eq!(received.event, Some(SmpEvent::Cheated(SmpError::Malformed(DecodeError::TrailingBytes(1)))));
+            let mpis = split(&message.value);
+            let count = mpis.len() as u32;
+            for wrong in [0, count - 1, count + 1, u32::MAX] {
+                let mut value = message.value.clone();
+                value[..4].copy_from_slice(&wrong.to_be_bytes());
+                let (_, received) = deliver(&state, &Tlv::new(message.kind, value));
+                assert_eq!(
+                    received.event,
+                    Some(SmpEvent::Cheated(SmpError::WrongCount { expected: count, found: wrong })),
+                    "{name}"
+                );
+            }
+            // One MPI too few or too many, with the count to match.
+            let (_, received) = deliver(&state, &Tlv::new(message.kind, join(&mpis[1..])));
+            assert!(matches!(received.event, Some(SmpEvent::Cheated(SmpError::WrongCount { .. }))));
+            let mut more = mpis.clone();
+            more.push(vec![2]);
+            let (_, received) = deliver(&state, &Tlv::new(message.kind, join(&more)));
+            assert!(matches!(received.event, Some(SmpEvent::Cheated(SmpError::WrongCount { .. }))));
+        }
+    }
+
+    #[test]
+    fn question_messages_without_their_nul_are_refused() {
+        let honest = honest();
+        for value in [Vec::new(), b"no terminator".to_vec(), honest.smp1.value.iter().map(|&byte| byte | 1).collect()] {
+            let (_, received) = deliver(&Smp::new(), &Tlv::new(tlv::SMP_1_QUESTION, value));
+            assert_eq!(received.event, Some(SmpEvent::Cheated(SmpError::UnterminatedQuestion)));
+            assert_eq!(received.reply, abort());
+        }
+        // The NUL last: the question, then an empty SMP1.
+        let (_, received) = deliver(&Smp::new(), &Tlv::new(tlv::SMP_1_QUESTION, b"question\0".to_vec()));
+        assert!(matches!(received.event, Some(SmpEvent::Cheated(SmpError::Malformed(_)))));
+        // A question with a NUL in it goes out cut at the NUL.
+        let sent = Smp::new().initiate(&mut SeededRng::new(b"nul"), secret(b"s"), Some(b"first\0second"));
+        let (_, received) = deliver(&Smp::new(), &sent);
+        assert_eq!(received.event, Some(SmpEvent::Asked { question: Some(b"first".to_vec()) }));
+        // Truncated at every length after the question.
+        let question = [&b"why?\0"[..], &honest.smp1.value].concat();
+        for length in 0..question.len() {
+            let (after, received) = deliver(&Smp::new(), &Tlv::new(tlv::SMP_1_QUESTION, question[..length].to_vec()));
+            assert!(matches!(received.event, Some(SmpEvent::Cheated(_))), "cut at {length}");
+            assert!(!after.in_progress());
+        }
+        let (_, received) = deliver(&Smp::new(), &Tlv::new(tlv::SMP_1_QUESTION, question));
+        assert_eq!(received.event, Some(SmpEvent::Asked { question: Some(b"why?".to_vec()) }));
+    }
+
+    #[test]
+    fn messages_in_the_wrong_state_abort() {
+        let honest = honest();
+        let mut done = honest.alice_expect4.clone();
+        done.receive(&mut SeededRng::new(b"done"), &honest.smp4, start());
+        let states = [
+            ("idle", Smp::new(), SmpMessage::Smp1),
+            ("done", done, SmpMessage::Smp1),
+            ("asked", honest.bob_asked.clone(), SmpMessage::Smp1),
+            ("EXPECT2", honest.alice_expect2.clone(), SmpMessage::Smp2),
+            ("EXPECT3", honest.bob_expect3.clone(), SmpMessage::Smp3),
+            ("EXPECT4", honest.alice_expect4.clone(), SmpMessage::Smp4),
+        ];
+        let messages = [
+            (SmpMessage::Smp1, &honest.smp1),
+            (SmpMessage::Smp2, &honest.smp2),
+            (SmpMessage::Smp3, &honest.smp3),
+            (SmpMessage::Smp4, &honest.smp4),
+        ];
+        for (name, state, expecting) in &states {
+            for &(message, tlv) in &messages {
+                if message == *expecting {
+                    continue;
+                }
+                let (after, received) = deliver(state, tlv);
+                assert_cheated(
+                    name,
+                    &after,
+                    &received,
+                    &SmpError::Unexpected { received: message, expecting: *expecting },
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn replayed_messages_are_refused() {
+        let honest = honest();
+        // Each message again, once the state has moved past it.
+        let (bob, _) = deliver(&honest.bob_asked, &honest.smp1);
+        assert!(bob.awaiting_answer(), "an SMP1 again before the answer restarts, as in libotr");
+        let (after, received) = deliver(&honest.bob_expect3, &honest.smp1);
+        assert_cheated(
+            "SMP1 again",
+            &after,
+            &received,
+            &SmpError::Unexpected { received: SmpMessage::Smp1, expecting: SmpMessage::Smp3 },
+        );
+        let (after, received) = deliver(&honest.alice_expect4, &honest.smp2);
+        assert_cheated(
+            "SMP2 again",
+            &after,
+            &received,
+            &SmpError::Unexpected { received: SmpMessage::Smp2, expecting: SmpMessage::Smp4 },
+        );
+        let (bob_done, _) = deliver(&honest.bob_expect3, &honest.smp3);
+        let (after, received) = deliver(&bob_done, &honest.smp3);
+        assert_cheated(
+            "SMP3 again",
+            &after,
+            &received,
+            &SmpError::Unexpected { received: SmpMessage::Smp3, expecting: SmpMessage::Smp1 },
+        );
+        let (alice_done, _) = deliver(&honest.alice_expect4, &honest.smp4);
+        let (after, received) = deliver(&alice_done, &honest.smp4);
+        assert_cheated(
+            "SMP4 again",
+            &after,
+            &received,
+            &SmpError::Unexpected { received: SmpMessage::Smp4, expecting: SmpMessage::Smp1 },
+        );
+        // A whole exchange replayed to a new responder starts afresh: the
+        // SMP1 checks out, but its SMP3 then does not fit our SMP2.
+        let mut bob = Smp::new();
+        let mut rng = SeededRng::new(b"replay");
+        assert!(matches!(bob.receive(&mut rng, &honest.smp1, start()).event, Some(SmpEvent::Asked { .. })));
+        bob.respond(&mut rng, secret(b"the secret")).unwrap();
+        let received = bob.receive(&mut rng, &honest.smp3, start());
+        assert_cheated("old SMP3", &bob, &received, &SmpError::BadProof("cP"));
+    }
+
+    #[test]
+    fn either_side_can_abort_at_every_step() {
+        let honest = honest();
+        let mut rng = SeededRng::new(b"abort");
+        // (who aborts, their state, the peer's state at that time, what the
+        // peer would have sent next had it not heard of the abort)
+        let steps = [
+            ("Alice after SMP1", honest.alice_expect2.clone(), honest.bob_asked.clone(), Some(&honest.smp2)),
+            ("Bob when asked", honest.bob_asked.clone(), honest.alice_expect2.clone(), None),
+            ("Bob after SMP2", honest.bob_expect3.clone(), honest.alice_expect2.clone(), Some(&honest.smp2)),
+            ("Alice after SMP3", honest.alice_expect4.clone(), honest.bob_expect3.clone(), Some(&honest.smp4)),
+            ("Alice before SMP2", honest.alice_expect2.clone(), honest.bob_expect3.clone(), Some(&honest.smp3)),
+        ];
+        for (name, mut aborter, mut peer, late) in steps {
+            assert!(aborter.in_progress() && peer.in_progress(), "{name}");
+            let tlv = aborter.abort();
+            assert_eq!(tlv, abort_tlv());
+            assert!(tlv.value.is_empty());
+            assert!(!aborter.in_progress(), "{name}");
+            let received = peer.receive(&mut rng, &tlv, start());
+            assert_eq!(received, Received { reply: None, event: Some(SmpEvent::Aborted) }, "{name}");
+            assert!(!peer.in_progress(), "{name}");
+            assert_eq!(peer.respond(&mut rng, secret(b"late")), Err(SmpError::NotAsked));
+            // A message the peer sent before the abort reached it.
+            if let Some(late) = late {
+                let received = aborter.receive(&mut rng, late, start());
+                assert!(matches!(received.event, Some(SmpEvent::Cheated(SmpError::Unexpected { .. }))), "{name}");
+                assert_eq!(received.reply, abort());
+            }
+        }
+        // An abort with nothing under way is still reported, as libotr does.
+        let mut idle = Smp::new();
+        assert_eq!(idle.receive(&mut rng, &abort_tlv(), start()).event, Some(SmpEvent::Aborted));
+        // And a fresh exchange works after an abort.
+        let mut alice = honest.alice_expect4.clone();
+        alice.abort();
+        let mut bob = Smp::new();
+        let smp1 = alice.initiate(&mut rng, secret(b"again"), None);
+        bob.receive(&mut rng, &smp1, start());
+        let smp2 = bob.respond(&mut rng, secret(b"again")).unwrap();
+        let smp3 = alice.receive(&mut rng, &smp2, start()).reply.unwrap();
+        let fourth = bob.receive(&mut rng, &smp3, start());
+        assert_eq!(fourth.event, Some(SmpEvent::Success));
+        assert_eq!(alice.receive(&mut rng, &fourth.reply.unwrap(), start()).event, Some(SmpEvent::Success));
+    }
+
+    #[test]
+    fn initiating_again_restarts() {
+        let mut rng = SeededRng::new(b"restart");
+        let (mut alice, mut bob) = (Smp::new(), Smp::new());
+        let first = alice.initiate(&mut rng, secret(b"one"), Some(b"first?"));
+        assert!(matches!(bob.receive(&mut rng, &first, start()).event, Some(SmpEvent::Asked { .. })));
+        let second = alice.initiate(&mut rng, secret(b"two"), Some(b"second?"));
+        assert_ne!(first, second);
+        assert_eq!(
+            bob.receive(&mut rng, &second, start()).event,
+            Some(SmpEvent::Asked { question: Some(b"second?".to_vec()) })
+        );
+        let smp2 = bob.respond(&mut rng, secret(b"two")).unwrap();
+        let smp3 = alice.receive(&mut rng, &smp2, start()).reply.unwrap();
+        let fourth = bob.receive(&mut rng, &smp3, start());
+        assert_eq!(fourth.event, Some(SmpEvent::Success));
+        assert_eq!(alice.receive(&mut rng, &fourth.reply.unwrap(), start()).event, Some(SmpEvent::Success));
+    }
+
+    #[test]
+    fn restarts_beyond_the_limit_are_refused_unread() {
+        let honest = honest();
+        let mut rng = SeededRng::new(b"flood");
+        let mut bob = Smp::new();
+        let t = start();
+        for second in 0..RESTART_LIMIT as u64 {
+            let received = bob.receive(&mut rng, &honest.smp1, t + Duration::from_secs(second));
+            assert_eq!(received.event, Some(SmpEvent::Asked { question: None }));
+        }
+        let limited = Received { reply: abort(), event: Some(SmpEvent::RateLimited) };
+        assert_eq!(bob.receive(&mut rng, &honest.smp1, t + Duration::from_secs(10)), limited);
+        assert!(!bob.in_progress());
+        // Refused unread: a garbage SMP1 is not even parsed.
+        assert_eq!(bob.receive(&mut rng, &Tlv::new(tlv::SMP_1, vec![1, 2, 3]), t + Duration::from_secs(20)), limited);
+        assert_eq!(bob.receive(&mut rng, &Tlv::new(tlv::SMP_1_QUESTION, vec![]), t + Duration::from_secs(30)), limited);
+        // Other messages are not limited (they cost nothing out of state).
+        let received = bob.receive(&mut rng, &honest.smp2, t + Duration::from_secs(30));
+        assert!(matches!(received.event, Some(SmpEvent::Cheated(SmpError::Unexpected { .. }))));
+        // Refused SMP1s count too: a steady flood (one every 10 s, more
+        // than five a minute) stays refused...
+        for second in [40, 50, 60, 70, 80] {
+            assert_eq!(bob.receive(&mut rng, &honest.smp1, t + Duration::from_secs(second)), limited, "at {second}s");
+        }
+        // ...until the window holds fewer than the limit again: the last
+        // five came at 40..80 s, so at 100 s only four are within 60 s.
+        let later = t + Duration::from_secs(100);
+        assert_eq!(bob.receive(&mut rng, &honest.smp1, later).event, Some(SmpEvent::Asked { question: None }));
+        // A clock that went backwards does not panic.
+        assert!(bob.receive(&mut rng, &honest.smp1, t).event.is_some());
+    }
+
+    #[test]
+    fn calls_out_of_turn_and_other_tlvs() {
+        let mut rng = SeededRng::new(b"out of turn");
+        let mut smp = Smp::new();
+        assert_eq!(smp.respond(&mut rng, secret(b"x")), Err(SmpError::NotAsked));
+        let mut alice = honest().alice_expect2.clone();
+        assert_eq!(alice.respond(&mut rng, secret(b"x")), Err(SmpError::NotAsked));
+        assert!(alice.in_progress(), "a refused call changes nothing");
+        for kind in [tlv::PADDING, tlv::DISCONNECTED, tlv::EXTRA_SYMMETRIC_KEY, 9, u16::MAX] {
+            assert_eq!(alice.receive(&mut rng, &Tlv::new(kind, vec![0; 4]), start()), Received::default());
+            assert!(alice.in_progress());
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_secrets() {
+        let honest = honest();
+        assert_eq!(format!("{:?}", Smp::new()), r#"Smp { state: "EXPECT1" }"#);
+        assert_eq!(format!("{:?}", honest.bob_asked), r#"Smp { state: "EXPECT1 (asked)" }"#);
+        assert_eq!(format!("{:?}", honest.alice_expect2), r#"Smp { state: "EXPECT2" }"#);
+        assert_eq!(format!("{:?}", honest.bob_expect3), r#"Smp { state: "EXPECT3" }"#);
+        assert_eq!(format!("{:?}", honest.alice_expect4), r#"Smp { state: "EXPECT4" }"#);
+        assert_eq!(format!("{:?}", secret(b"x")), "Exponent(..)");
+    }
+
+    #[test]
+    fn timing_of_a_full_exchange() {
+        let started = Instant::now();
+        let (transcript, _) = run(b"timing", b"s", b"s", None);
+        let elapsed = started.elapsed();
+        assert_eq!(transcript.alice_event, Some(SmpEvent::Success));
+        eprintln!("a full SMP (both sides, all four messages) took {elapsed:?}");
+    }
+
+    /// Every message of an exchange checked with the spec's formulas, written
+    /// again here with num-bigint as libotr's verifier does them, so a wrong
+    /// version byte or a swapped operand on both of our sides cannot hide.
+    #[test]
+    fn the_wire_messages_satisfy_the_spec_formulas() {
+        use sha2::{Digest, Sha256};
+        let (p, g) = (p(), BigUint::from(2u32));
+        let mut alice_rng = SeededRng::new(b"alice");
+        let mut mirror = alice_rng.clone();
+        let mut bob_rng = SeededRng::new(b"bob");
+        let (mut alice, mut bob) = (Smp::new(), Smp::new());
+        let smp1 = alice.initiate(&mut alice_rng, secret(b"formula"), None);
+        bob.receive(&mut bob_rng, &smp1, start());
+        let smp2 = bob.respond(&mut bob_rng, secret(b"formula")).unwrap();
+        let smp3 = alice.receive(&mut alice_rng, &smp2, start()).reply.unwrap();
+        let smp4 = bob.receive(&mut bob_rng, &smp3, start()).reply.unwrap();
+        assert_eq!(alice.receive(&mut alice_rng, &smp4, start()).event, Some(SmpEvent::Success));
+
+        let numbers = |tlv: &Tlv| split(&tlv.value).iter().map(|mpi| BigUint::from_bytes_be(mpi)).collect::<Vec<_>>();
+        let mpi = |value: &BigUint| {
+            let bytes = value.to_bytes_be();
+            [&(bytes.len() as u32).to_be_bytes()[..], &bytes].concat()
+        };
+        let h = |version: u8, first: &BigUint, second: Option<&BigUint>| {
+            let mut input = vec![version];
+            input.extend_from_slice(&mpi(first));
+            if let Some(second) = second {
+                input.extend_from_slice(&mpi(second));
+            }
+            BigUint::from_bytes_be(&Sha256::digest(&input))
+        };
+        let pow = |base: &BigUint, exponent: &BigUint| base.modpow(exponent, &p);
+        let mul = |a: &BigUint, b: &BigUint| (a * b) % &p;
+        let div = |a: &BigUint, b: &BigUint| mul(a, &pow(b, &(&p - 2u32)));
+        let mut draw = || {
+            let mut bytes = [0u8; 192];
+            mirror.fill(&mut bytes);
+            BigUint::from_bytes_be(&bytes)
+        };
+        let (a2, a3) = (draw(), draw());
+
+        let m1 = numbers(&smp1);
+        let (g2a, c2, d2, g3a, c3, d3) = (&m1[0], &m1[1], &m1[2], &m1[3], &m1[4], &m1[5]);
+        assert_eq!(g2a, &pow(&g, &a2));
+        assert_eq!(g3a, &pow(&g, &a3));
+        assert_eq!(c2, &h(1, &mul(&pow(&g, d2), &pow(g2a, c2)), None));
+        assert_eq!(c3, &h(2, &mul(&pow(&g, d3), &pow(g3a, c3)), None));
+
+        let m2 = numbers(&smp2);
+        let (g2b, c2, d2, g3b, c3, d3) = (&m2[0], &m2[1], &m2[2], &m2[3], &m2[4], &m2[5]);
+        let (pb, qb, cp, d5, d6) = (&m2[6], &m2[7], &m2[8], &m2[9], &m2[10]);
+        assert_eq!(c2, &h(3, &mul(&pow(&g, d2), &pow(g2b, c2)), None));
+        assert_eq!(c3, &h(4, &mul(&pow(&g, d3), &pow(g3b, c3)), None));
+        let (g2, g3) = (pow(g2b, &a2), pow(g3b, &a3));
+        let first = mul(&pow(&g3, d5), &pow(pb, cp));
+        let second = mul(&mul(&pow(&g, d5), &pow(&g2, d6)), &pow(qb, cp));
+        assert_eq!(cp, &h(5, &first, Some(&second)));
+
+        let m3 = numbers(&smp3);
+        let (pa, qa, cp, d5, d6, ra, cr, d7) = (&m3[0], &m3[1], &m3[2], &m3[3], &m3[4], &m3[5], &m3[6], &m3[7]);
+        let first = mul(&pow(&g3, d5), &pow(pa, cp));
+        let second = mul(&mul(&pow(&g, d5), &pow(&g2, d6)), &pow(qa, cp));
+        assert_eq!(cp, &h(6, &first, Some(&second)));
+        let qab = div(qa, qb);
+        assert_eq!(ra, &pow(&qab, &a3));
+        assert_eq!(cr, &h(7, &mul(&pow(&g, d7), &pow(g3a, cr)), Some(&mul(&pow(&qab, d7), &pow(ra, cr)))));
+
+        let m4 = numbers(&smp4);
+        let (rb, cr, d7) = (&m4[0], &m4[1], &m4[2]);
+        assert_eq!(cr, &h(8, &mul(&pow(&g, d7), &pow(g3b, cr)), Some(&mul(&pow(&qab, d7), &pow(rb, cr)))));
+        assert_eq!(pow(rb, &a3), div(pa, pb), "Rab = Pa/Pb: the secrets match");
+    }
 }
