@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 pub mod encoding;
+pub mod fragment;
 pub mod group;
 pub mod instance_tag;
+pub mod message;
 pub mod rng;
 pub mod tlv;
