@@ -7,5 +7,6 @@
 pub mod dsa;
 pub mod encoding;
 pub mod group;
+pub mod keyfile;
 pub mod rng;
 pub mod tlv;
