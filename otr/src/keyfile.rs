@@ -779,3 +779,251 @@ pub fn write_instance_tags(tags: &[(String, String, u32)]) -> Result<String, Key
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SeededRng;
+    use std::sync::OnceLock;
+
+    fn key() -> &'static PrivateKey {
+        static KEY: OnceLock<PrivateKey> = OnceLock::new();
+        KEY.get_or_init(|| PrivateKey::generate(&mut SeededRng::new(b"keyfile tests")).unwrap())
+    }
+
+    fn one_account(account: &str) -> Zeroizing<Vec<u8>> {
+        write_private_keys(&[AccountKey { account: account.into(), protocol: "prpl-jabber".into(), key: key().clone() }])
+            .unwrap()
+    }
+
+    fn syntax_error(bytes: &[u8]) -> &'static str {
+        match read_private_keys(bytes) {
+            Err(KeyFileError::Syntax { problem, .. }) => problem,
+            other => panic!("expected a syntax error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn written_files_read_back() {
+        let keys = [
+            AccountKey { account: "me@example.org/".into(), protocol: "prpl-jabber".into(), key: key().clone() },
+            AccountKey { account: "plain".into(), protocol: "IRC".into(), key: key().clone() },
+            AccountKey { account: "x ünïcode \"q\" \t\\ 1".into(), protocol: "x".into(), key: key().clone() },
+            AccountKey { account: "".into(), protocol: "7".into(), key: key().clone() },
+        ];
+        let bytes = write_private_keys(&keys).unwrap();
+        let read = read_private_keys(&bytes).unwrap();
+        assert!(read.skipped.is_empty(), "{:?}", read.skipped);
+        for (written, read) in keys.iter().zip(&read.keys) {
+            assert_eq!(written.account, read.account);
+            assert_eq!(written.protocol, read.protocol);
+            assert_eq!(written.key.public_key(), read.key.public_key());
+            assert_eq!(*written.key.x_bytes(), *read.key.x_bytes());
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("(name \"me@example.org/\")\n"));
+        assert!(text.contains("(name plain)\n(protocol IRC)\n"));
+        assert!(text.contains("(protocol \"7\")"));
+        assert!(text.contains("(name \"\")"));
+        // 'ü' is C3 BC: 0xBC is written raw, as libgcrypt does.
+        assert!(bytes.windows(2).any(|pair| pair == [0xc3, 0xbc]));
+        assert!(text.contains("\\\"q\\\" \\t\\\\ 1"));
+    }
+
+    #[test]
+    fn sprint_encodings_follow_libgcrypt() {
+        let encode = |bytes: &[u8]| {
+            let mut out = Vec::new();
+            write_atom(&mut out, bytes);
+            out
+        };
+        assert_eq!(encode(b"prpl-jabber"), b"prpl-jabber");
+        assert_eq!(encode(b"1"), b"\"1\"");
+        assert_eq!(encode(b""), b"\"\"");
+        assert_eq!(encode(&[0x00, 0x41]), b"#0041#");
+        assert_eq!(encode(&[0x80]), b"#80#");
+        assert_eq!(encode(&[0x41, 0x01]), b"#4101#");
+        assert_eq!(encode(&[0x41, 0x00, 0x0a, 0x7f, 0xa1]), b"#41000A7FA1#");
+        assert_eq!(encode(&[0x41, 0x00, 0x0a, 0xa1]), b"\"A\\x00\\n\xa1\"");
+        // A first byte with the top bit set reads as negative: hex.
+        assert_eq!(encode("ü".as_bytes()), b"#C3BC#");
+        assert_eq!(&*std_mpi(&[0, 0x80, 1]), &[0, 0x80, 1]);
+        assert_eq!(&*std_mpi(&[0, 0, 0x7f]), &[0x7f]);
+    }
+
+    #[test]
+    fn all_atom_forms_read() {
+        let sexp = parse_sexp(b"(a \"q\\x41\\101\\n\\\r\n\xff\" #4 1# 3:a)b |QUI=| 4\"xy\" tok-1.2 [ignored]").err();
+        assert!(sexp.is_some(), "display hints are refused");
+        let sexp = parse_sexp(b"( a \"q\\x41\\101\\n\\\r\n\xff\" #4 1# 3:a)b |QUI=| 4\"xy\" -tok.2 )").unwrap();
+        let Sexp::List(items) = sexp else { panic!() };
+        let atoms: Vec<&[u8]> = items.iter().map(|item| item.atom().unwrap()).collect();
+        assert_eq!(atoms, [&b"a"[..], b"qAA\n\xff", b"\x41", b"a)b", b"AB", b"xy", b"-tok.2"]);
+    }
+
+    #[test]
+    fn hostile_key_files() {
+        let good = one_account("me@example.org");
+        for cut in [1, 10, good.len() / 2, good.len() - 3] {
+            assert!(read_private_keys(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        assert_eq!(read_private_keys(b"").unwrap_err(), KeyFileError::Empty);
+        assert_eq!(read_private_keys(b"  \n").unwrap_err(), KeyFileError::Empty);
+        assert_eq!(read_private_keys(b"privkeys").unwrap_err(), KeyFileError::NotPrivkeys);
+        assert_eq!(read_private_keys(b"(pubkeys)").unwrap_err(), KeyFileError::NotPrivkeys);
+        assert_eq!(read_private_keys(b"((privkeys))").unwrap_err(), KeyFileError::NotPrivkeys);
+        assert!(syntax_error(b"(privkeys (account)").contains("unbalanced"));
+        assert!(syntax_error(b"(privkeys))").contains("more follows"));
+        assert!(syntax_error(b"(privkeys 99999999999999999999:x)").contains("longer"));
+        assert!(syntax_error(b"(privkeys 4000000:x)").contains("longer"));
+        assert!(syntax_error(b"(privkeys 5:abc)").contains("longer"));
+        assert!(syntax_error(b"(privkeys 01:a)").contains("begin with 0"));
+        assert!(syntax_error(b"(privkeys 12x)").contains("length"));
+        assert!(syntax_error(b"(privkeys #ABC#)").contains("odd"));
+        assert!(syntax_error(b"(privkeys #ABXY#)").contains("hex"));
+        assert!(syntax_error(b"(privkeys #AB").contains("ends inside"));
+        assert!(syntax_error(b"(privkeys \"abc)").contains("ends inside"));
+        assert!(syntax_error(b"(privkeys \"\\q\")").contains("escape"));
+        assert!(syntax_error(b"(privkeys \"\\x4\")").contains("hex"));
+        assert!(syntax_error(b"(privkeys \"\\18\")").contains("octal"));
+        assert!(syntax_error(b"(privkeys |abc").contains("ends inside"));
+        assert!(syntax_error(b"(privkeys |a*b|)").contains("base64"));
+        assert!(syntax_error(b"(privkeys \xff)").contains("cannot start"));
+        assert!(syntax_error(b"(privkeys {x})").contains("cannot start"));
+
+        let deep = [vec![b'('; 10_000], vec![b')'; 10_000]].concat();
+        assert!(matches!(read_private_keys(&deep), Err(KeyFileError::TooDeep(_))));
+        let within = [b"(privkeys ".to_vec(), vec![b'('; MAX_DEPTH - 1], vec![b')'; MAX_DEPTH]].concat();
+        assert!(read_private_keys(&within).is_ok());
+        let huge = vec![b' '; MAX_FILE_BYTES + 1];
+        assert_eq!(read_private_keys(&huge).unwrap_err(), KeyFileError::TooLarge(MAX_FILE_BYTES + 1));
+    }
+
+    #[test]
+    fn bad_entries_are_skipped_with_reasons() {
+        let good = one_account("good");
+        let good_text = String::from_utf8(good[10..good.len() - 2].to_vec()).unwrap();
+        let broken_x = good_text.replace("(name good)", "(name broken)");
+        let x_start = broken_x.find("(x ").unwrap();
+        let mut broken_x = broken_x.into_bytes();
+        // Change a digit of x: y no longer matches.
+        let digit = x_start + 6;
+        broken_x[digit] = if broken_x[digit] == b'1' { b'2' } else { b'1' };
+        let mut file = b"(privkeys\n".to_vec();
+        file.extend_from_slice(good_text.replace("(name good)", "(name first)").as_bytes());
+        file.extend_from_slice(b" (account (name \"\xff\xfe\") (protocol x) (private-key (dsa)))\n");
+        file.extend_from_slice(b" (account (name \"nul\\x00\") (protocol x))\n");
+        file.extend_from_slice(b" (account (protocol x))\n");
+        file.extend_from_slice(b" (account (name n) (protocol x) (private-key (rsa (n #01#))))\n");
+        file.extend_from_slice(b" (account (name n) (protocol x) (private-key (dsa (p #01#))))\n");
+        file.extend_from_slice(b" stray\n (other)\n");
+        file.extend_from_slice(&broken_x);
+        file.extend_from_slice(good_text.replace("(name good)", "(name first)").as_bytes());
+        file.extend_from_slice(b")\n");
+        let read = read_private_keys(&file).unwrap();
+        assert_eq!(read.keys.len(), 1);
+        assert_eq!(read.keys[0].account, "first");
+        let reasons: Vec<(usize, &EntryError)> = read.skipped.iter().map(|skipped| (skipped.position, &skipped.reason)).collect();
+        assert_eq!(
+            reasons,
+            [
+                (1, &EntryError::Replaced),
+                (2, &EntryError::NotText("account name")),
+                (3, &EntryError::ContainsNul("account name")),
+                (4, &EntryError::Missing("account name")),
+                (5, &EntryError::NotDsa),
+                (6, &EntryError::Missing("q")),
+                (7, &EntryError::NotAccount),
+                (8, &EntryError::NotAccount),
+                (9, &EntryError::Key(DsaError::KeyMismatch)),
+            ]
+        );
+        assert_eq!(read.skipped[8].account.as_deref(), Some("broken"));
+        assert_eq!(read.skipped[3].protocol.as_deref(), Some("x"));
+        // The reasons read as plain words.
+        assert_eq!(read.skipped[1].reason.to_string(), "its account name is not UTF-8 text");
+    }
+
+    #[test]
+    fn unwritable_names_are_refused() {
+        let entry = AccountKey { account: "a\0b".into(), protocol: "p".into(), key: key().clone() };
+        assert!(write_private_keys(&[entry]).is_err());
+    }
+
+    fn entry(peer: &str, trust: &str) -> FingerprintEntry {
+        FingerprintEntry {
+            peer: peer.into(),
+            account: "me@example.org".into(),
+            protocol: "prpl-jabber".into(),
+            fingerprint: core::array::from_fn(|index| index as u8 * 11),
+            trust: trust.into(),
+        }
+    }
+
+    #[test]
+    fn fingerprint_lines() {
+        let entries = [entry("a@b", "smp"), entry("c@d", ""), entry("e@f", "verified\tby hand")];
+        let text = write_fingerprints(&entries).unwrap();
+        assert!(text.starts_with("a@b\tme@example.org\tprpl-jabber\t000b16212c37424d58636e79848f9aa5b0bbc6d1\tsmp\n"));
+        assert!(text.contains("\t\n"));
+        assert_eq!(read_fingerprints(text.as_bytes()), entries);
+
+        let hex = "000b16212c37424d58636e79848f9aa5b0bbc6d1";
+        let input = format!(
+            "no tabs here\n\
+             a\tb\tc\n\
+             x\ty\tz\t{hex}\r\n\
+             x\ty\tz\t{}\n\
+             x\ty\tz\t{hex}0\tsmp\n\
+             x\ty\tz\t{}\t\n\
+             \u{ff}\ty\tz\t{hex}\t\n\
+             x\ty\tz\t{hex}\tverified\r\n\
+             x\ty\tz\t{hex}\tno line end",
+            hex.to_uppercase(),
+            hex.replace('0', "g"),
+        );
+        let mut bytes = input.into_bytes();
+        // Not UTF-8: the \xff above went in as U+00FF; make it a lone byte.
+        let at = bytes.windows(2).position(|pair| pair == [0xc3, 0xbf]).unwrap();
+        bytes.splice(at..at + 2, [0xff]);
+        let (read, skipped) = read_fingerprints_reporting(&bytes);
+        assert_eq!(read.len(), 3);
+        assert_eq!(read[0].trust, "");
+        assert_eq!(read[1].fingerprint, read[0].fingerprint, "upper case hex reads too");
+        assert_eq!(read[2].trust, "verified");
+        let lines: Vec<usize> = skipped.iter().map(|skipped| skipped.line).collect();
+        assert_eq!(lines, [1, 2, 5, 6, 7, 9]);
+    }
+
+    #[test]
+    fn long_lines_are_cut_like_fgets() {
+        let hex = "000b16212c37424d58636e79848f9aa5b0bbc6d1";
+        // 999 bytes of one line, then a valid-looking tail: fgets hands the
+        // tail over as a line of its own, and libotr (and we) read it.
+        let tail = format!("p\ta\tq\t{hex}\t\n");
+        let head = "x".repeat(MAX_LINE_BYTES);
+        let read = read_fingerprints(format!("{head}{tail}").as_bytes());
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].peer, "p");
+        let long = entry(&"p".repeat(990), "");
+        assert!(write_fingerprints(&[long]).is_err());
+        assert!(write_fingerprints(&[entry("a\tb", "")]).is_err());
+        assert!(write_fingerprints(&[entry("ab", "x\ny")]).is_err());
+        // A NUL ends the C string: the rest of that line is not seen.
+        let read = read_fingerprints(format!("p\ta\tq\t{hex}\0\t\n").as_bytes());
+        assert!(read.is_empty());
+    }
+
+    #[test]
+    fn instance_tag_lines() {
+        let tags = vec![("me@example.org".to_owned(), "prpl-jabber".to_owned(), 0x1234_abcd), ("1".to_owned(), "x".to_owned(), 0x100)];
+        let text = write_instance_tags(&tags).unwrap();
+        assert!(text.starts_with("# WARNING!"));
+        assert!(text.ends_with("1\tx\t00000100\n"));
+        assert_eq!(read_instance_tags(text.as_bytes()), tags);
+        let input = b"a\tb\t000000ff\na\tb\t0x123456\na\tb\t1234567\na\tb\t123456789\na\tb\tzzzzzzzz\na\tb\t\xff\xff\nc\td\tFFFFFFFF\r\n\xff\tb\t12345678\na\tb\t12345678";
+        assert_eq!(read_instance_tags(input), [("c".to_owned(), "d".to_owned(), 0xffff_ffff)]);
+        assert!(write_instance_tags(&[("a".into(), "b".into(), 0xff)]).is_err());
+        assert!(write_instance_tags(&[("a\tb".into(), "b".into(), 0x1000)]).is_err());
+    }
+}

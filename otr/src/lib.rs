@@ -10,3 +10,4 @@ pub mod group;
 pub mod keyfile;
 pub mod rng;
 pub mod tlv;
+pub mod trust;
