@@ -62,6 +62,7 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
         From::Ui(FromUi::AddAccount(account))                if gates.begin_add()         => deliver([To::Crypto(ToCrypto::AddAccount(account))]),
         From::Ui(FromUi::Account { account, request })                                    => deliver([To::Net(ToNet::Request { account, request })]),
         From::Ui(FromUi::Send { account, peer, text, request }) if gates.open_send(request) => deliver([To::Crypto(ToCrypto::Send { account, peer, text, request })]),
+        From::Ui(FromUi::Otr { account, request })                                        => deliver([To::Crypto(ToCrypto::Otr { account, request })]),
         From::Crypto(FromCrypto::Unlocked { accounts, settings }) if gates.end_unlock()   => deliver([To::Ui(ToUi::Unlocked { accounts }), To::Net(ToNet::Accounts(settings))]),
         From::Crypto(FromCrypto::UnlockFailed(failure))      if gates.end_unlock()        => deliver([To::Ui(ToUi::Failed(failure))]),
         From::Crypto(FromCrypto::Ping(probe))                if gates.advance(probe.seq, Stage::AtCrypto, Stage::AtNet) => deliver([To::Net(ToNet::Ping(probe))]),
@@ -70,10 +71,14 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
         From::Crypto(FromCrypto::AccountAdded { summary, settings }) if gates.end_add()   => deliver([To::Ui(ToUi::AccountAdded(summary)), To::Net(ToNet::AccountAdded(settings))]),
         From::Crypto(FromCrypto::AccountRefused(failure))    if gates.end_add()           => deliver([To::Ui(ToUi::AccountRefused(failure))]),
         From::Crypto(FromCrypto::NetAccounts(settings))      if gates.end_net_accounts()  => deliver([To::Net(ToNet::Accounts(settings))]),
-        From::Crypto(FromCrypto::Transmit { account, peer, body, request, encrypted }) if gates.close_send(request) => deliver([To::Net(ToNet::Transmit { account, peer, body, request, encrypted })]),
+        From::Crypto(FromCrypto::Transmit { account, peer, body, request, encrypted }) if gates.close_send(request) => deliver([To::Net(ToNet::Transmit { account, peer, body, request: Some(request), encrypted })]),
+        From::Crypto(FromCrypto::Protocol { account, peer, body }) if is_otr_protocol(body.expose()) => deliver([To::Net(ToNet::Transmit { account, peer, body, request: None, encrypted: false })]),
+        From::Crypto(FromCrypto::Refused { account, peer, request, reason }) if gates.close_send(request) => deliver([To::Ui(ToUi::Refused { account, peer, request, reason })]),
         From::Crypto(FromCrypto::SendFailed { account, peer, request, failure }) if gates.close_send(request) => deliver([To::Ui(ToUi::SendFailed { account, peer, request, failure })]),
         From::Net(FromNet::Incoming { seq, account, from, body }) if gates.open_incoming(seq) => deliver([To::Crypto(ToCrypto::Incoming { seq, account, from, body })]),
         From::Crypto(FromCrypto::Deliver { seq, account, peer, text, encrypted }) if gates.close_incoming(seq) => deliver([To::Ui(ToUi::Message { account, peer, text, encrypted })]),
+        From::Crypto(FromCrypto::Absorbed { seq })           if gates.close_incoming(seq) => Verdict::Deliver(Vec::new()),
+        From::Crypto(FromCrypto::Otr { account, event })                                  => deliver([To::Ui(ToUi::Otr { account, event })]),
         From::Net(FromNet::Event(event))                                                  => deliver([To::Ui(ToUi::Net(event))]),
         From::Net(FromNet::SaslStart { account, attempt, offer }) if gates.sasl_open(&account, attempt) => deliver([To::Crypto(ToCrypto::SaslStart { account, attempt, offer })]),
         From::Crypto(FromCrypto::Sasl { account, attempt, step }) if gates.sasl_crypto_step(&account, attempt, &step) => deliver([To::Net(ToNet::Sasl { account, attempt, step })]),
@@ -87,6 +92,13 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
 /// started and must learn the accounts from crypto.
 pub fn net_started(gates: &mut Gates) -> Option<Outbound> {
     gates.begin_net_accounts().then_some(Outbound::Crypto(ToCrypto::NetStarted))
+}
+
+/// What crypto may send on its own: OTR's own messages (queries, AKE and
+/// data messages, fragments, OTR errors), never a plaintext of its choosing
+/// outside a user's request.
+fn is_otr_protocol(body: &str) -> bool {
+    body.starts_with("?OTR")
 }
 
 fn deliver<const N: usize>(messages: [Outbound; N]) -> Verdict {

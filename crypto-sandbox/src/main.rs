@@ -1,15 +1,22 @@
 //! `burrow-crypto`: the only process that holds keys. See README.md.
 #![forbid(unsafe_code)]
 
+mod conversations;
 mod policy;
 mod sasl;
 mod store;
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use conversations::Conversations;
 
 use ipc::crypto::{FromCrypto, ToCrypto};
-use ipc::jid::BareJid;
+use ipc::otr::OtrEvent;
 use ipc::{handshake, Channel, ChannelError, ConfinementReport, Role};
+
+/// How often messages waiting for a private conversation are checked.
+const TICK: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     confine::child::main("burrow-crypto", policy::policy, |_, report| serve(report))
@@ -20,52 +27,72 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
     handshake::answer_broker(&mut reader, &mut writer, Role::Crypto, report).await?;
     let mut store = store::MemoryStore::default();
     let mut sasl = sasl::Sasl::default();
+    let mut conversations = Conversations::default();
+    let mut ticks = tokio::time::interval(TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let request = match reader.recv::<ToCrypto>().await {
-            Ok(request) => request,
-            Err(ChannelError::Closed) => return Ok(()),
-            Err(error) => return Err(error.into()),
+        let request = tokio::select! {
+            received = reader.recv::<ToCrypto>() => match received {
+                Ok(request) => request,
+                Err(ChannelError::Closed) => return Ok(()),
+                Err(error) => return Err(error.into()),
+            },
+            _ = ticks.tick(), if conversations.has_waiting() => {
+                for reply in conversations.tick(Instant::now()) {
+                    writer.send(&reply).await?;
+                }
+                continue;
+            }
         };
-        let reply = match request {
-            ToCrypto::Unlock { passphrase } => match store.unlock(&passphrase) {
+        let mut replies = Vec::new();
+        match request {
+            ToCrypto::Unlock { passphrase } => replies.push(match store.unlock(&passphrase) {
                 Ok(accounts) => FromCrypto::Unlocked { accounts, settings: store.connection_settings() },
                 Err(failure) => FromCrypto::UnlockFailed(failure),
-            },
-            ToCrypto::Ping(probe) => FromCrypto::Ping(probe),
-            ToCrypto::Pong(probe) => FromCrypto::Pong(probe),
+            }),
+            ToCrypto::Ping(probe) => replies.push(FromCrypto::Ping(probe)),
+            ToCrypto::Pong(probe) => replies.push(FromCrypto::Pong(probe)),
             ToCrypto::AddAccount(account) => match store.add_account(account) {
-                Ok((summary, settings)) => FromCrypto::AccountAdded { summary, settings },
-                Err(failure) => FromCrypto::AccountRefused(failure),
+                Ok((summary, settings)) => {
+                    let account = summary.jid.clone();
+                    writer.send(&FromCrypto::AccountAdded { summary, settings }).await?;
+                    // The account is usable at once; its OTR key follows
+                    // (generation takes seconds, and the UI is told).
+                    let policy = store.account(&account).map(|stored| stored.policy.clone()).unwrap_or_default();
+                    let mut generated = Vec::new();
+                    conversations.add_account(&account, &policy, &mut |event| generated.push(event));
+                    for event in generated {
+                        writer.send(&event).await?;
+                    }
+                }
+                Err(failure) => replies.push(FromCrypto::AccountRefused(failure)),
             },
-            // The OTR issue applies the account's policy here (encrypt, wait
-            // for a session, or refuse); until then messages go as they are.
             ToCrypto::Send { account, peer, text, request } => match store.account(&account) {
-                Ok(_) => FromCrypto::Transmit { account, peer, body: text, request, encrypted: false },
-                Err(failure) => FromCrypto::SendFailed { account, peer, request, failure },
+                Ok(_) => replies.extend(conversations.send(&account, &peer, &text, request, Instant::now())),
+                Err(failure) => replies.push(FromCrypto::SendFailed { account, peer, request, failure }),
             },
-            // The OTR issue decrypts here; until then the text is as it came.
-            ToCrypto::Incoming { seq, account, from, body } => {
-                let peer = BareJid::parse_full(&from).map(|(jid, _)| jid.as_string()).unwrap_or(from);
-                FromCrypto::Deliver { seq, account, peer, text: body, encrypted: false }
-            }
+            ToCrypto::Incoming { seq, account, from, body } => replies.extend(conversations.incoming(seq, &account, &from, &body, Instant::now())),
+            ToCrypto::Otr { account, request } => match store.account(&account) {
+                Ok(_) => replies.extend(conversations.request(&account, request, Instant::now())),
+                Err(failure) => replies.push(FromCrypto::Otr { account, event: OtrEvent::Failed { peer: None, failure } }),
+            },
             ToCrypto::SaslStart { account, attempt, offer } => {
                 let step = sasl.start(store.account(&account), &account, attempt, offer);
-                FromCrypto::Sasl { account, attempt, step }
+                replies.push(FromCrypto::Sasl { account, attempt, step });
             }
             ToCrypto::SaslServer { account, attempt, message } => {
                 let step = sasl.server(&account, attempt, message);
-                FromCrypto::Sasl { account, attempt, step }
+                replies.push(FromCrypto::Sasl { account, attempt, step });
             }
-            ToCrypto::SaslEnd { account, attempt } => {
-                sasl.end(&account, attempt);
-                continue;
-            }
+            ToCrypto::SaslEnd { account, attempt } => sasl.end(&account, attempt),
             ToCrypto::NetStarted => {
                 // The new net has no exchange open.
                 sasl.forget_all();
-                FromCrypto::NetAccounts(store.connection_settings())
+                replies.push(FromCrypto::NetAccounts(store.connection_settings()));
             }
-        };
-        writer.send(&reply).await?;
+        }
+        for reply in replies {
+            writer.send(&reply).await?;
+        }
     }
 }

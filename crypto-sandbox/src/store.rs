@@ -14,8 +14,7 @@ pub struct StoredAccount {
     pub password: SecretText,
     pub settings: ConnectionSettings,
     pub allow_plain: bool,
-    /// The OTR policy's name; the OTR issue enforces it on every message.
-    #[cfg_attr(not(test), expect(dead_code, reason = "kept for the OTR issue, which enforces it"))]
+    /// The OTR policy's name, for the account's conversations.
     pub policy: String,
 }
 

@@ -2,6 +2,7 @@
 
 use bincode::{Decode, Encode};
 
+use crate::otr::{OtrEvent, OtrRequest};
 use crate::secret::{Passphrase, SecretText};
 use crate::types::{AccountSummary, Failure, Probe};
 use crate::xmpp::{ConnectionSettings, NewAccount, SaslOffer, SaslServer, SaslStep};
@@ -28,6 +29,8 @@ pub enum ToCrypto {
     SaslEnd { account: String, attempt: u64 },
     /// From the broker: net (re)started and knows no account; send them.
     NetStarted,
+    /// From the UI: an OTR request for one account.
+    Otr { account: String, request: OtrRequest },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -43,8 +46,20 @@ pub enum FromCrypto {
     /// The summary for the UI, the settings for net.
     AccountAdded { summary: AccountSummary, settings: ConnectionSettings },
     AccountRefused(Failure),
-    /// For net: a stanza body to send, `encrypted` if OTR made it.
+    /// For net: the body that carries the UI's message `request` (or its
+    /// last fragment), `encrypted` if OTR made it.
     Transmit { account: String, peer: String, body: SecretText, request: u64, encrypted: bool },
+    /// For net: an OTR protocol message of crypto's own (query, AKE, data
+    /// message without user text, fragment, OTR error). The broker lets
+    /// only bodies that start with `?OTR` through.
+    Protocol { account: String, peer: String, body: SecretText },
+    /// For the UI: a `Send` that policy kept from leaving in plaintext.
+    Refused { account: String, peer: String, request: u64, reason: String },
+    /// An `Incoming` that held nothing to show (an AKE message, a fragment,
+    /// a heartbeat); it closes that message's turn.
+    Absorbed { seq: u64 },
+    /// For the UI: news of OTR conversations.
+    Otr { account: String, event: OtrEvent },
     /// For the UI: a `Send` that may not leave.
     SendFailed { account: String, peer: String, request: u64, failure: Failure },
     /// For the UI: the text of an `Incoming`.
@@ -69,6 +84,10 @@ impl FromCrypto {
             FromCrypto::Deliver { .. } => "Deliver",
             FromCrypto::Sasl { .. } => "Sasl",
             FromCrypto::NetAccounts(_) => "NetAccounts",
+            FromCrypto::Protocol { .. } => "Protocol",
+            FromCrypto::Refused { .. } => "Refused",
+            FromCrypto::Absorbed { .. } => "Absorbed",
+            FromCrypto::Otr { .. } => "Otr",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod handshake;
 pub mod jid;
 pub mod launcher;
 pub mod net;
+pub mod otr;
 pub mod secret;
 pub mod types;
 pub mod ui;
@@ -25,4 +26,4 @@ pub use types::*;
 
 /// Raised whenever any message type or its meaning changes; both ends refuse
 /// to talk across versions rather than guess.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;

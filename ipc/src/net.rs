@@ -17,8 +17,9 @@ pub enum ToNet {
     Ping(Probe),
     /// From the UI.
     Request { account: String, request: AccountRequest },
-    /// From crypto: a message body to send to a peer.
-    Transmit { account: String, peer: String, body: SecretText, request: u64, encrypted: bool },
+    /// From crypto: a message body to send to a peer; `request` when it
+    /// carries the UI's message of that number (net reports it `Sent`).
+    Transmit { account: String, peer: String, body: SecretText, request: Option<u64>, encrypted: bool },
     /// From crypto: the next step of a SASL exchange net opened.
     Sasl { account: String, attempt: u64, step: SaslStep },
 }

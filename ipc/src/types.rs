@@ -139,6 +139,10 @@ pub enum ErrorCode {
     Offline,
     /// A peer or server answered a message with an error.
     Delivery,
+    /// The OTR request needs a private conversation with that peer.
+    NotPrivate,
+    /// An OTR request that cannot be done now (no SMP to answer, say).
+    Otr,
 }
 
 impl ErrorCode {
@@ -164,6 +168,8 @@ impl ErrorCode {
             ErrorCode::Protocol => "protocol",
             ErrorCode::Offline => "offline",
             ErrorCode::Delivery => "delivery",
+            ErrorCode::NotPrivate => "not-private",
+            ErrorCode::Otr => "otr",
         }
     }
 }

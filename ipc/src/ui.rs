@@ -2,6 +2,7 @@
 
 use bincode::{Decode, Encode};
 
+use crate::otr::{OtrEvent, OtrRequest};
 use crate::secret::{Passphrase, SecretText};
 use crate::types::{AccountSummary, Failure, ProcessReport, Probe};
 use crate::xmpp::{AccountRequest, NetEvent, NewAccount};
@@ -24,6 +25,8 @@ pub enum FromUi {
     /// A message for a peer; `request` numbers it for the `sent` answer.
     /// Routed to crypto, which applies the OTR policy.
     Send { account: String, peer: String, text: SecretText, request: u64 },
+    /// An OTR request. Routed to crypto.
+    Otr { account: String, request: OtrRequest },
 }
 
 impl FromUi {
@@ -37,6 +40,7 @@ impl FromUi {
             FromUi::AddAccount(_) => "AddAccount",
             FromUi::Account { request, .. } => request.kind(),
             FromUi::Send { .. } => "Send",
+            FromUi::Otr { request, .. } => request.kind(),
         }
     }
 }
@@ -62,4 +66,8 @@ pub enum ToUi {
     Message { account: String, peer: String, text: SecretText, encrypted: bool },
     /// A message of ours that did not leave, and why.
     SendFailed { account: String, peer: String, request: u64, failure: Failure },
+    /// A message of ours that policy did not let out in plaintext.
+    Refused { account: String, peer: String, request: u64, reason: String },
+    /// News of OTR conversations, from crypto.
+    Otr { account: String, event: OtrEvent },
 }

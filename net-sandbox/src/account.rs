@@ -33,7 +33,7 @@ use crate::xml::{Element, StreamEvent, STREAM_CLOSE};
 #[derive(Debug)]
 pub enum Command {
     Request(AccountRequest),
-    Transmit { peer: String, body: SecretText, request: u64, encrypted: bool },
+    Transmit { peer: String, body: SecretText, request: Option<u64>, encrypted: bool },
     Sasl { attempt: u64, step: SaslStep },
     Settings(ConnectionSettings),
     /// The account left the store, or net is shutting down.
@@ -275,7 +275,9 @@ impl Account {
         self.pending.push_back(Outgoing::new(presence.to_xml(ns::CLIENT), None));
     }
 
-    async fn queue_message(&mut self, peer: String, body: SecretText, request: u64, encrypted: bool) {
+    /// `request` is none for crypto's own OTR messages: they are not the
+    /// user's, so no `sent` is reported for them.
+    async fn queue_message(&mut self, peer: String, body: SecretText, request: Option<u64>, encrypted: bool) {
         if !self.want_online {
             return self
                 .fail(Some(peer), Failure::new(ErrorCode::Offline, "The message was not sent: the account is not connected; /connect it first."))
@@ -285,8 +287,8 @@ impl Account {
             return self.fail(Some(peer), Failure::new(ErrorCode::Busy, "The message was not sent: too many are waiting for the connection.")).await;
         }
         let message = stanza::chat_message(&peer, body.expose());
-        let note = SentNote { peer, request, encrypted };
-        self.pending.push_back(Outgoing::new(message.to_xml(ns::CLIENT), Some(note)));
+        let note = request.map(|request| SentNote { peer, request, encrypted });
+        self.pending.push_back(Outgoing::new(message.to_xml(ns::CLIENT), note));
     }
 
     /// Messages that will never leave are reported, never dropped silently.

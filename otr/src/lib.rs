@@ -15,6 +15,7 @@ pub mod keyfile;
 pub mod message;
 pub mod policy;
 pub mod rng;
+pub mod session;
 pub mod smp;
 pub mod tlv;
 pub mod trust;

@@ -1,6 +1,7 @@
 //! Parsing the text front end's command lines (TEXT-FRONTEND.md).
 
 use ipc::jid::BareJid;
+use ipc::otr::OtrRequest;
 use ipc::secret::{Passphrase, SecretText};
 use ipc::xmpp::{AccountRequest, NewAccount, TorMode, Transport};
 
@@ -13,12 +14,15 @@ pub enum Command {
     AddAccount(NewAccount),
     Account { account: String, request: AccountRequest },
     Send { account: String, peer: String, text: SecretText },
+    Otr { account: String, request: OtrRequest },
     /// A command of the contract whose feature has not landed yet.
     NotYet(&'static str),
 }
 
 /// Commands of the contract that later issues implement.
-const NOT_YET: [&str; 7] = ["/otr", "/fingerprint", "/trust", "/smp", "/smp-answer", "/policy", "/import"];
+const NOT_YET: [&str; 1] = ["/import"];
+
+const POLICIES: [&str; 4] = ["never", "opportunistic", "manual", "require"];
 
 /// `Ok(None)` for a blank line; `Err` carries plain words for the user.
 pub fn parse(line: &str) -> Result<Option<Command>, String> {
@@ -50,6 +54,12 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         "/subscribe" => account_request(rest, "/subscribe JID PEER", |peer| Ok(AccountRequest::Subscribe { peer: peer_of(peer)? }))?,
         "/approve" => account_request(rest, "/approve JID PEER", |peer| Ok(AccountRequest::Approve { peer: peer_of(peer)? }))?,
         "/msg" => parse_msg(rest)?,
+        "/otr" => parse_otr(rest)?,
+        "/fingerprint" => parse_fingerprint(rest)?,
+        "/trust" => parse_trust(rest)?,
+        "/smp" => parse_smp(rest)?,
+        "/smp-answer" => parse_smp_answer(rest)?,
+        "/policy" => parse_policy(rest)?,
         other => match NOT_YET.iter().find(|known| **known == other) {
             Some(known) => Command::NotYet(known),
             None if other.starts_with('/') => return Err(format!("unknown command {other}")),
@@ -107,6 +117,91 @@ fn parse_msg(rest: &str) -> Result<Command, String> {
     Ok(Command::Send { account: account_of(account)?, peer: peer_of(Some(peer))?, text: SecretText::new(text.to_owned()) })
 }
 
+/// `/otr start|end JID PEER`.
+fn parse_otr(rest: &str) -> Result<Command, String> {
+    const USAGE: &str = "usage: /otr start|end JID PEER";
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let [action, account, peer] = words[..] else { return Err(USAGE.into()) };
+    let (account, peer) = (account_of(account)?, peer_of(Some(peer))?);
+    let request = match action {
+        "start" => OtrRequest::Start { peer },
+        "end" => OtrRequest::End { peer },
+        _ => return Err(USAGE.into()),
+    };
+    Ok(Command::Otr { account, request })
+}
+
+/// `/fingerprint JID [PEER]`.
+fn parse_fingerprint(rest: &str) -> Result<Command, String> {
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let (account, peer) = match words[..] {
+        [account] => (account, None),
+        [account, peer] => (account, Some(peer_of(Some(peer))?)),
+        _ => return Err("usage: /fingerprint JID [PEER]".into()),
+    };
+    Ok(Command::Otr { account: account_of(account)?, request: OtrRequest::Fingerprint { peer } })
+}
+
+/// `/trust JID PEER FINGERPRINT`: the fingerprint may keep its spaces.
+fn parse_trust(rest: &str) -> Result<Command, String> {
+    const USAGE: &str = "usage: /trust JID PEER FINGERPRINT";
+    let mut words = rest.split_whitespace();
+    let (Some(account), Some(peer)) = (words.next(), words.next()) else { return Err(USAGE.into()) };
+    let fingerprint: String = words.collect::<Vec<_>>().join(" ");
+    if fingerprint.is_empty() {
+        return Err(USAGE.into());
+    }
+    Ok(Command::Otr { account: account_of(account)?, request: OtrRequest::Trust { peer: peer_of(Some(peer))?, fingerprint } })
+}
+
+/// `JID PEER REST…` with the rest kept as typed.
+fn account_peer_rest<'a>(rest: &'a str, usage: &str) -> Result<(String, String, &'a str), String> {
+    let rest = rest.trim_start();
+    let (account, rest) = rest.split_once(char::is_whitespace).ok_or(usage)?;
+    let rest = rest.trim_start();
+    let (peer, text) = rest.split_once(char::is_whitespace).ok_or(usage)?;
+    let text = text.trim_start();
+    if text.is_empty() {
+        return Err(usage.into());
+    }
+    Ok((account_of(account)?, peer_of(Some(peer))?, text))
+}
+
+/// `/smp JID PEER SECRET` or `/smp JID PEER QUESTION ? SECRET`.
+fn parse_smp(rest: &str) -> Result<Command, String> {
+    const USAGE: &str = "usage: /smp JID PEER SECRET, or /smp JID PEER QUESTION ? SECRET";
+    let (account, peer, text) = account_peer_rest(rest, USAGE)?;
+    let (question, secret) = match text.split_once(" ? ") {
+        Some((question, secret)) => (Some(SecretText::new(question.trim().to_owned())), secret.trim()),
+        None => (None, text),
+    };
+    if secret.is_empty() || question.as_ref().is_some_and(|question| question.expose().is_empty()) {
+        return Err(USAGE.into());
+    }
+    Ok(Command::Otr { account, request: OtrRequest::Smp { peer, question, secret: SecretText::new(secret.to_owned()) } })
+}
+
+/// `/smp-answer JID PEER SECRET`.
+fn parse_smp_answer(rest: &str) -> Result<Command, String> {
+    let (account, peer, secret) = account_peer_rest(rest, "usage: /smp-answer JID PEER SECRET")?;
+    Ok(Command::Otr { account, request: OtrRequest::SmpAnswer { peer, secret: SecretText::new(secret.to_owned()) } })
+}
+
+/// `/policy JID [PEER] never|opportunistic|manual|require`.
+fn parse_policy(rest: &str) -> Result<Command, String> {
+    const USAGE: &str = "usage: /policy JID [PEER] never|opportunistic|manual|require";
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let (account, peer, policy) = match words[..] {
+        [account, policy] => (account, None, policy),
+        [account, peer, policy] => (account, Some(peer_of(Some(peer))?), policy),
+        _ => return Err(USAGE.into()),
+    };
+    if !POLICIES.contains(&policy) {
+        return Err(USAGE.into());
+    }
+    Ok(Command::Otr { account: account_of(account)?, request: OtrRequest::Policy { peer, policy: policy.to_owned() } })
+}
+
 /// `/account add JID PASSWORD [server=HOST:PORT] [ca=PEM_PATH] [tor=…]
 /// [policy=…]`, and Burrow's own options `pin=sha256/BASE64`,
 /// `tls=starttls|direct` and `plain=allow`.
@@ -143,10 +238,8 @@ fn parse_account(rest: &str) -> Result<Command, String> {
                     _ => return Err("tor= takes auto, system or embedded".into()),
                 }
             }
-            "policy" => match value {
-                "never" | "opportunistic" | "manual" | "require" => account.policy = Some(value.to_owned()),
-                _ => return Err("policy= takes never, opportunistic, manual or require".into()),
-            },
+            "policy" if POLICIES.contains(&value) => account.policy = Some(value.to_owned()),
+            "policy" => return Err("policy= takes never, opportunistic, manual or require".into()),
             "pin" => {
                 let valid = value.strip_prefix("sha256/").is_some_and(|hash| hash.len() == 44 && hash.ends_with('='));
                 if !valid {
@@ -203,8 +296,37 @@ mod tests {
 
     #[test]
     fn contract_commands_not_yet_built_are_recognised() {
-        assert_eq!(parse("/otr start a@b c@d").unwrap(), Some(Command::NotYet("/otr")));
-        assert_eq!(parse("/smp-answer a b c").unwrap(), Some(Command::NotYet("/smp-answer")));
+        assert_eq!(parse("/import pidgin").unwrap(), Some(Command::NotYet("/import")));
+    }
+
+    fn otr(line: &str) -> OtrRequest {
+        match parse(line).unwrap() {
+            Some(Command::Otr { account, request }) => {
+                assert_eq!(account, "a@b.org");
+                request
+            }
+            other => panic!("not an OTR command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn otr_commands_parse() {
+        assert_eq!(otr("/otr start a@b.org C@D.org"), OtrRequest::Start { peer: "c@d.org".into() });
+        assert_eq!(otr("/otr end a@b.org c@d.org"), OtrRequest::End { peer: "c@d.org".into() });
+        assert_eq!(otr("/fingerprint a@b.org"), OtrRequest::Fingerprint { peer: None });
+        assert_eq!(otr("/fingerprint a@b.org c@d.org"), OtrRequest::Fingerprint { peer: Some("c@d.org".into()) });
+        assert_eq!(otr("/trust a@b.org c@d.org AAAA BBBB"), OtrRequest::Trust { peer: "c@d.org".into(), fingerprint: "AAAA BBBB".into() });
+        assert_eq!(otr("/policy a@b.org manual"), OtrRequest::Policy { peer: None, policy: "manual".into() });
+        assert_eq!(otr("/policy a@b.org c@d.org never"), OtrRequest::Policy { peer: Some("c@d.org".into()), policy: "never".into() });
+        let OtrRequest::Smp { question, secret, .. } = otr("/smp a@b.org c@d.org Where did we meet? ? the old  harbour") else { panic!() };
+        assert_eq!((question.unwrap().expose(), secret.expose()), ("Where did we meet?", "the old  harbour"));
+        let OtrRequest::Smp { question, secret, .. } = otr("/smp a@b.org c@d.org swordfish") else { panic!() };
+        assert_eq!((question, secret.expose()), (None, "swordfish"));
+        let OtrRequest::SmpAnswer { secret, .. } = otr("/smp-answer a@b.org c@d.org two words") else { panic!() };
+        assert_eq!(secret.expose(), "two words");
+        for bad in ["/otr", "/otr begin a@b.org c@d.org", "/otr start a@b.org", "/fingerprint", "/trust a@b.org c@d.org", "/smp a@b.org c@d.org", "/smp a@b.org c@d.org ? x", "/policy a@b.org always", "/policy a@b.org"] {
+            assert!(parse(bad).is_err(), "{bad} should be refused");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use ipc::otr::OtrEvent;
 use ipc::xmpp::{AccountStatus, RosterEntry, SubscriptionKind};
 use ipc::{Failure, ProcessReport};
 use serde_json::{json, Value};
@@ -168,5 +169,70 @@ impl Output {
                 summary.count, summary.size, summary.p50_us, summary.p99_us, summary.max_us, summary.per_second
             ),
         );
+    }
+
+    pub fn refused(&self, account: &str, peer: &str, reason: &str) {
+        self.emit("refused", json!({ "account": account, "peer": peer, "reason": reason }), format!("NOT SENT to {peer}: {reason}"));
+    }
+
+    /// OTR news: the contract's `otr`, `smp` and `fingerprint` events, and
+    /// Burrow's `policy`, `trusted`, `otr-key` and `otr-notice`.
+    pub fn otr(&self, account: &str, event: OtrEvent) {
+        match event {
+            OtrEvent::State { peer, state, fingerprint, verified } => {
+                let human = match (state.name(), &fingerprint) {
+                    ("private", Some(fingerprint)) => format!(
+                        "private conversation with {peer}; their fingerprint {fingerprint} is {}",
+                        if verified { "verified" } else { "NOT verified: check it with /smp or compare it with them" }
+                    ),
+                    ("finished", _) => format!("{peer} ended the private conversation; /otr end {account} {peer} to close yours"),
+                    (name, _) => format!("conversation with {peer} is {name}"),
+                };
+                self.emit("otr", json!({ "account": account, "peer": peer, "state": state.name(), "fingerprint": fingerprint, "verified": verified }), human);
+            }
+            OtrEvent::Smp { peer, result, question, reason } => {
+                let mut fields = json!({ "account": account, "peer": peer, "result": result.name() });
+                if let (Some(object), Some(question)) = (fields.as_object_mut(), &question) {
+                    object.insert("question".into(), question.as_str().into());
+                }
+                if let (Some(object), Some(reason)) = (fields.as_object_mut(), &reason) {
+                    object.insert("reason".into(), reason.as_str().into());
+                }
+                let human = match (result.name(), &question) {
+                    ("asked", Some(question)) => format!("{peer} asks you to verify: {question} (answer with /smp-answer {account} {peer} ANSWER)"),
+                    ("asked", None) => format!("{peer} asks you to verify a shared secret (answer with /smp-answer {account} {peer} SECRET)"),
+                    ("success", _) => format!("{peer} is verified: you share the same secret"),
+                    ("failure", _) => format!("verification of {peer} FAILED: the secrets differ, or someone is in the middle"),
+                    _ => format!("verification with {peer} was aborted{}", reason.as_deref().map(|why| format!(": {why}")).unwrap_or_default()),
+                };
+                self.emit("smp", fields, human);
+            }
+            OtrEvent::Fingerprint { peer, fingerprint } => {
+                let mut fields = json!({ "account": account, "fingerprint": fingerprint });
+                if let (Some(object), Some(peer)) = (fields.as_object_mut(), &peer) {
+                    object.insert("peer".into(), peer.as_str().into());
+                }
+                let whose = peer.clone().unwrap_or_else(|| format!("{account} (yours)"));
+                self.emit("fingerprint", fields, format!("fingerprint of {whose}: {fingerprint}"));
+            }
+            OtrEvent::Policy { peer, policy } => {
+                let about = peer.clone().unwrap_or_else(|| "all contacts without their own".into());
+                self.emit("policy", json!({ "account": account, "peer": peer, "policy": policy }), format!("OTR policy for {about}: {policy}"));
+            }
+            OtrEvent::Trusted { peer, fingerprint } => {
+                self.emit("trusted", json!({ "account": account, "peer": peer, "fingerprint": fingerprint }), format!("{peer}'s fingerprint {fingerprint} marked verified"));
+            }
+            OtrEvent::KeyGeneration { done, fingerprint } => {
+                let human = match (&fingerprint, done) {
+                    (Some(fingerprint), true) => format!("OTR key for {account} ready; its fingerprint is {fingerprint}"),
+                    _ => format!("making the OTR key for {account} (this takes a few seconds)…"),
+                };
+                self.emit("otr-key", json!({ "account": account, "state": if done { "ready" } else { "generating" }, "fingerprint": fingerprint }), human);
+            }
+            OtrEvent::Notice { peer, message } => {
+                self.emit("otr-notice", json!({ "account": account, "peer": peer, "message": message }), format!("[{peer}] {message}"));
+            }
+            OtrEvent::Failed { peer, failure } => self.account_error(account, peer.as_deref(), &failure),
+        }
     }
 }

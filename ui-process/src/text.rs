@@ -191,6 +191,12 @@ impl FrontEnd {
                 self.next_request += 1;
                 self.send(FromUi::Send { account, peer, text, request }).await;
             }
+            Command::Otr { account, request } => {
+                if !self.knows(&account) {
+                    return self.output.account_error(&account, None, &unknown_account(&account));
+                }
+                self.send(FromUi::Otr { account, request }).await;
+            }
             Command::NotYet(name) => self.output.error(&Failure::new(
                 ErrorCode::Unsupported,
                 format!("{name} is not available in this version of Burrow yet."),
@@ -239,6 +245,8 @@ impl FrontEnd {
             ToUi::Net(event) => self.net_event(event),
             ToUi::Message { account, peer, text, encrypted } => self.output.message(&account, &peer, text.expose(), encrypted),
             ToUi::SendFailed { account, peer, failure, .. } => self.output.account_error(&account, Some(&peer), &failure),
+            ToUi::Refused { account, peer, reason, .. } => self.output.refused(&account, &peer, &reason),
+            ToUi::Otr { account, event } => self.output.otr(&account, event),
             ToUi::Pong(probe) => {
                 if let Some(pongs) = &self.pongs {
                     let _ = pongs.try_send(probe);

@@ -1,0 +1,356 @@
+//! The crypto process's OTR: one long-term key per account, one
+//! `otr::session::Conversation` per (account, peer), the trust of each
+//! fingerprint, the policies. It turns what the conversations ask for into
+//! IPC: protocol messages for net, messages and OTR news for the UI.
+//!
+//! It signs only inside an AKE it runs itself and decrypts only data
+//! messages of sessions it holds: it is never a general signing or
+//! decryption oracle.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use ipc::crypto::FromCrypto;
+use ipc::jid::BareJid;
+use ipc::otr::{ConversationState, OtrEvent, OtrRequest, SmpResult};
+use ipc::secret::SecretText;
+use ipc::{ErrorCode, Failure};
+use otr::dsa::{fingerprint_human, parse_fingerprint, PrivateKey};
+use otr::instance_tag::InstanceTag;
+use otr::policy::Policy;
+use otr::rng::OsRng;
+use otr::session::{Conversation, Env, Notice, Output, Settings, State};
+use otr::smp::SmpEvent;
+use otr::trust::{MemoryTrustStore, Trust, TrustStore};
+
+/// Conversations one account may hold: beyond this a flood of new peers is
+/// refused rather than allowed to exhaust memory.
+pub const MAX_CONVERSATIONS: usize = 1024;
+/// The largest OTR message sent unfragmented. XMPP servers limit stanzas
+/// (ejabberd to 64 KiB by default); fragments stay well below.
+pub const MAX_FRAGMENT: usize = 32 * 1024;
+/// The longest SMP secret or question taken from the UI.
+const MAX_SMP_TEXT: usize = 4096;
+
+struct AccountOtr {
+    key: PrivateKey,
+    peers: Peers,
+}
+
+/// An account's conversations, apart from its key so both can be borrowed.
+struct Peers {
+    instance_tag: InstanceTag,
+    policy: Policy,
+    peer_policies: HashMap<String, Policy>,
+    open: HashMap<String, Conversation>,
+}
+
+impl Peers {
+    /// The conversation with `peer`, made on first use with the account's
+    /// policy (or the peer's own).
+    fn get(&mut self, account: &str, peer: &str, max_fragment: usize) -> Option<&mut Conversation> {
+        if !self.open.contains_key(peer) {
+            if self.open.len() >= MAX_CONVERSATIONS {
+                return None;
+            }
+            let policy = self.peer_policies.get(peer).copied().unwrap_or(self.policy);
+            let settings = Settings { policy, allow_v2: true, max_fragment: Some(max_fragment), account_name: account.to_owned() };
+            self.open.insert(peer.to_owned(), Conversation::new(settings, self.instance_tag));
+        }
+        self.open.get_mut(peer)
+    }
+}
+
+/// Everything OTR in the crypto process.
+pub struct Conversations {
+    accounts: HashMap<String, AccountOtr>,
+    trust: MemoryTrustStore,
+    rng: OsRng,
+    /// Fragment outgoing messages above this size.
+    max_fragment: usize,
+}
+
+impl Default for Conversations {
+    fn default() -> Self {
+        Self { accounts: HashMap::new(), trust: MemoryTrustStore::default(), rng: OsRng, max_fragment: MAX_FRAGMENT }
+    }
+}
+
+fn otr_event(account: &str, event: OtrEvent) -> FromCrypto {
+    FromCrypto::Otr { account: account.to_owned(), event }
+}
+
+fn failed(account: &str, peer: Option<&str>, code: ErrorCode, message: impl Into<String>) -> FromCrypto {
+    otr_event(account, OtrEvent::Failed { peer: peer.map(str::to_owned), failure: Failure::new(code, message) })
+}
+
+fn notice_text(notice: &Notice) -> String {
+    match notice {
+        Notice::ReceivedUnencrypted => "A message from this contact arrived unencrypted: anyone on the way could read it.".into(),
+        Notice::Unreadable(why) => format!("An encrypted message could not be read: {why}."),
+        Notice::PeerError(text) => format!("The contact's OTR software reported an error: {text}"),
+        Notice::Dropped(why) => format!("A message was dropped: {why}."),
+        Notice::AkeIgnored(why) => format!("A step of the key exchange was ignored: {why}."),
+        Notice::VersionRefused => "The contact offered only an OTR version Burrow does not speak.".into(),
+    }
+}
+
+impl Conversations {
+    /// A new account's key: generated here, in this process, which takes a
+    /// few seconds; the UI is told before and after.
+    pub fn add_account(&mut self, account: &str, policy: &str, report: &mut dyn FnMut(FromCrypto)) {
+        report(otr_event(account, OtrEvent::KeyGeneration { done: false, fingerprint: None }));
+        let key = match PrivateKey::generate(&mut self.rng) {
+            Ok(key) => key,
+            Err(error) => {
+                report(failed(account, None, ErrorCode::Otr, format!("No OTR key could be made for this account: {error}.")));
+                return;
+            }
+        };
+        let fingerprint = fingerprint_human(&key.public_key().fingerprint());
+        let instance_tag = InstanceTag::random(&mut self.rng);
+        let policy = policy.parse().unwrap_or_default();
+        let peers = Peers { instance_tag, policy, peer_policies: HashMap::new(), open: HashMap::new() };
+        self.accounts.insert(account.to_owned(), AccountOtr { key, peers });
+        report(otr_event(account, OtrEvent::KeyGeneration { done: true, fingerprint: Some(fingerprint) }));
+    }
+
+    /// A user's message: the policy decides whether it is encrypted, waits
+    /// for a private conversation, or is refused.
+    pub fn send(&mut self, account: &str, peer: &str, text: &SecretText, request: u64, now: Instant) -> Vec<FromCrypto> {
+        let mut out = Vec::new();
+        let max_fragment = self.max_fragment;
+        let Some(state) = self.accounts.get_mut(account) else {
+            out.push(FromCrypto::SendFailed {
+                account: account.into(),
+                peer: peer.into(),
+                request,
+                failure: Failure::new(ErrorCode::UnknownAccount, "This account has no OTR key yet."),
+            });
+            return out;
+        };
+        let Some(conversation) = state.peers.get(account, peer, max_fragment) else {
+            out.push(FromCrypto::SendFailed { account: account.into(), peer: peer.into(), request, failure: too_many() });
+            return out;
+        };
+        let mut env = Env { rng: &mut self.rng, key: &state.key, now };
+        let outputs = conversation.send(&mut env, request, text.expose());
+        self.translate(account, peer, outputs, None, &mut out);
+        out
+    }
+
+    /// A peer's message. Exactly one `Deliver` or `Absorbed` answers it.
+    pub fn incoming(&mut self, seq: u64, account: &str, from: &str, body: &SecretText, now: Instant) -> Vec<FromCrypto> {
+        let mut out = Vec::new();
+        let peer = BareJid::parse_full(from).map(|(jid, _)| jid.as_string()).unwrap_or_else(|_| from.to_owned());
+        let max_fragment = self.max_fragment;
+        let outputs = match self.accounts.get_mut(account) {
+            Some(state) => match state.peers.get(account, &peer, max_fragment) {
+                Some(conversation) => {
+                    let mut env = Env { rng: &mut self.rng, key: &state.key, now };
+                    conversation.receive(&mut env, body.expose())
+                }
+                None => {
+                    out.push(failed(account, Some(&peer), ErrorCode::Busy, "A message from a new contact was dropped: too many conversations."));
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let mut delivered = false;
+        self.translate(account, &peer, outputs, Some((seq, &mut delivered)), &mut out);
+        if !delivered {
+            out.push(FromCrypto::Absorbed { seq });
+        }
+        out
+    }
+
+    /// Turns a conversation's outputs into IPC. `incoming` is the message
+    /// being answered: the first text shown closes its turn.
+    fn translate(&mut self, account: &str, peer: &str, outputs: Vec<Output>, mut incoming: Option<(u64, &mut bool)>, out: &mut Vec<FromCrypto>) {
+        for output in outputs {
+            match output {
+                Output::Transmit { text, request: Some(request), encrypted } => {
+                    out.push(FromCrypto::Transmit { account: account.into(), peer: peer.into(), body: SecretText::new(text), request, encrypted });
+                }
+                Output::Transmit { text, request: None, .. } => {
+                    out.push(FromCrypto::Protocol { account: account.into(), peer: peer.into(), body: SecretText::new(text) });
+                }
+                Output::Display { text, encrypted } => match incoming.as_mut() {
+                    Some((seq, delivered)) if !**delivered => {
+                        **delivered = true;
+                        out.push(FromCrypto::Deliver { seq: *seq, account: account.into(), peer: peer.into(), text: SecretText::new(text.to_string()), encrypted });
+                    }
+                    // One message from the network shows at most one text.
+                    _ => out.push(failed(account, Some(peer), ErrorCode::Protocol, "A second text in one message was not shown.")),
+                },
+                Output::State(report) => out.push(self.state_event(account, peer, report.state, report.fingerprint)),
+                Output::Smp { event, fingerprint } => {
+                    let (result, question, reason) = match event {
+                        SmpEvent::Asked { question } => (SmpResult::Asked, question.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()), None),
+                        SmpEvent::Success => (SmpResult::Success, None, None),
+                        SmpEvent::Failure => (SmpResult::Failure, None, None),
+                        SmpEvent::Aborted => (SmpResult::Aborted, None, None),
+                        SmpEvent::Cheated(why) => (SmpResult::Aborted, None, Some(format!("the contact's SMP message failed a check: {why}"))),
+                        SmpEvent::RateLimited => (SmpResult::Aborted, None, Some("the contact restarted SMP too often".to_owned())),
+                    };
+                    out.push(otr_event(account, OtrEvent::Smp { peer: peer.into(), result, question, reason }));
+                    if let (SmpResult::Success, Some(fingerprint)) = (result, fingerprint) {
+                        self.trust.set_trust(account, peer, fingerprint, Trust::VerifiedBySmp);
+                        out.push(self.state_event(account, peer, State::Private, Some(fingerprint)));
+                    }
+                }
+                Output::Notice(notice) => out.push(otr_event(account, OtrEvent::Notice { peer: peer.into(), message: notice_text(&notice) })),
+                Output::Refused { request, reason } => {
+                    out.push(FromCrypto::Refused { account: account.into(), peer: peer.into(), request, reason: reason.explain().into() });
+                }
+            }
+        }
+    }
+
+    fn state_event(&self, account: &str, peer: &str, state: State, fingerprint: Option<[u8; 20]>) -> FromCrypto {
+        let verified = fingerprint.is_some_and(|fingerprint| self.trust.trust(account, peer, &fingerprint) != Trust::Unverified);
+        let state = match state {
+            State::Plaintext => ConversationState::Plaintext,
+            State::Private => ConversationState::Private,
+            State::Finished => ConversationState::Finished,
+        };
+        otr_event(account, OtrEvent::State { peer: peer.into(), state, fingerprint: fingerprint.as_ref().map(fingerprint_human), verified })
+    }
+
+    /// Messages waiting under `require` that waited too long are refused.
+    pub fn tick(&mut self, now: Instant) -> Vec<FromCrypto> {
+        let mut out = Vec::new();
+        let mut expired = Vec::new();
+        for (account, state) in &mut self.accounts {
+            for (peer, conversation) in &mut state.peers.open {
+                let outputs = conversation.tick(now);
+                if !outputs.is_empty() {
+                    expired.push((account.clone(), peer.clone(), outputs));
+                }
+            }
+        }
+        for (account, peer, outputs) in expired {
+            self.translate(&account, &peer, outputs, None, &mut out);
+        }
+        out
+    }
+
+    /// Whether any message waits (the caller then calls `tick` each second).
+    pub fn has_waiting(&self) -> bool {
+        self.accounts.values().any(|state| state.peers.open.values().any(Conversation::has_waiting))
+    }
+
+    /// `/otr`, `/fingerprint`, `/trust`, `/smp`, `/smp-answer`, `/policy`.
+    pub fn request(&mut self, account: &str, request: OtrRequest, now: Instant) -> Vec<FromCrypto> {
+        let mut out = Vec::new();
+        let max_fragment = self.max_fragment;
+        let Some(state) = self.accounts.get_mut(account) else {
+            out.push(failed(account, None, ErrorCode::UnknownAccount, format!("There is no account {account} in the store.")));
+            return out;
+        };
+        match request {
+            OtrRequest::Policy { peer: None, policy } => match policy.parse::<Policy>() {
+                Ok(policy) => {
+                    state.peers.policy = policy;
+                    for (peer, conversation) in &mut state.peers.open {
+                        if !state.peers.peer_policies.contains_key(peer) {
+                            conversation.set_policy(policy);
+                        }
+                    }
+                    out.push(otr_event(account, OtrEvent::Policy { peer: None, policy: policy.name().into() }));
+                }
+                Err(error) => out.push(failed(account, None, ErrorCode::BadCommand, error.to_string())),
+            },
+            OtrRequest::Policy { peer: Some(peer), policy } => match policy.parse::<Policy>() {
+                Ok(policy) => {
+                    state.peers.peer_policies.insert(peer.clone(), policy);
+                    if let Some(conversation) = state.peers.open.get_mut(&peer) {
+                        conversation.set_policy(policy);
+                    }
+                    out.push(otr_event(account, OtrEvent::Policy { peer: Some(peer), policy: policy.name().into() }));
+                }
+                Err(error) => out.push(failed(account, Some(&peer), ErrorCode::BadCommand, error.to_string())),
+            },
+            OtrRequest::Fingerprint { peer: None } => {
+                let fingerprint = fingerprint_human(&state.key.public_key().fingerprint());
+                out.push(otr_event(account, OtrEvent::Fingerprint { peer: None, fingerprint }));
+            }
+            OtrRequest::Fingerprint { peer: Some(peer) } => {
+                match state.peers.open.get(&peer).and_then(Conversation::peer_key) {
+                    Some(key) => out.push(otr_event(account, OtrEvent::Fingerprint { peer: Some(peer), fingerprint: fingerprint_human(&key.fingerprint()) })),
+                    None => out.push(failed(account, Some(&peer), ErrorCode::NotPrivate, "There is no private conversation with this contact, so no fingerprint to show.")),
+                }
+            }
+            OtrRequest::Trust { peer, fingerprint } => match parse_fingerprint(&fingerprint) {
+                Some(fingerprint) => {
+                    self.trust.set_trust(account, &peer, fingerprint, Trust::VerifiedByHand);
+                    out.push(otr_event(account, OtrEvent::Trusted { peer: peer.clone(), fingerprint: fingerprint_human(&fingerprint) }));
+                    let current = state.peers.open.get(&peer).map(|conversation| conversation.report());
+                    if let Some(report) = current.filter(|report| report.fingerprint == Some(fingerprint)) {
+                        out.push(self.state_event(account, &peer, report.state, report.fingerprint));
+                    }
+                }
+                None => out.push(failed(account, Some(&peer), ErrorCode::BadCommand, "That is not a fingerprint: give 40 hexadecimal digits (spaces allowed).")),
+            },
+            OtrRequest::Start { peer } => {
+                let Some(conversation) = state.peers.get(account, &peer, max_fragment) else {
+                    out.push(failed(account, Some(&peer), ErrorCode::Busy, too_many().message));
+                    return out;
+                };
+                let outputs = conversation.start();
+                if outputs.is_empty() {
+                    out.push(failed(account, Some(&peer), ErrorCode::Otr, "The policy for this contact is never: OTR is off."));
+                }
+                self.translate(account, &peer, outputs, None, &mut out);
+            }
+            OtrRequest::End { peer } => {
+                let outputs = match state.peers.open.get_mut(&peer) {
+                    Some(conversation) => {
+                        let mut env = Env { rng: &mut self.rng, key: &state.key, now };
+                        conversation.end(&mut env)
+                    }
+                    None => vec![],
+                };
+                if outputs.is_empty() {
+                    out.push(self.state_event(account, &peer, State::Plaintext, None));
+                }
+                self.translate(account, &peer, outputs, None, &mut out);
+            }
+            OtrRequest::Smp { peer, question, secret } => {
+                if secret.expose().len() > MAX_SMP_TEXT || question.as_ref().is_some_and(|question| question.expose().len() > MAX_SMP_TEXT) {
+                    out.push(failed(account, Some(&peer), ErrorCode::BadCommand, "The SMP secret or question is too long."));
+                    return out;
+                }
+                let outputs = state.peers.open.get_mut(&peer).and_then(|conversation| {
+                    let mut env = Env { rng: &mut self.rng, key: &state.key, now };
+                    conversation.smp_start(&mut env, secret.expose().as_bytes(), question.as_ref().map(|question| question.expose().as_bytes()))
+                });
+                match outputs {
+                    Some(outputs) => self.translate(account, &peer, outputs, None, &mut out),
+                    None => out.push(failed(account, Some(&peer), ErrorCode::NotPrivate, "SMP needs a private conversation with this contact; /otr start it first.")),
+                }
+            }
+            OtrRequest::SmpAnswer { peer, secret } => {
+                if secret.expose().len() > MAX_SMP_TEXT {
+                    out.push(failed(account, Some(&peer), ErrorCode::BadCommand, "The SMP secret is too long."));
+                    return out;
+                }
+                let outputs = state.peers.open.get_mut(&peer).and_then(|conversation| {
+                    let mut env = Env { rng: &mut self.rng, key: &state.key, now };
+                    conversation.smp_answer(&mut env, secret.expose().as_bytes())
+                });
+                match outputs {
+                    Some(outputs) => self.translate(account, &peer, outputs, None, &mut out),
+                    None => out.push(failed(account, Some(&peer), ErrorCode::Otr, "This contact has not asked for SMP, so there is nothing to answer.")),
+                }
+            }
+        }
+        out
+    }
+
+}
+
+fn too_many() -> Failure {
+    Failure::new(ErrorCode::Busy, "Too many conversations are open on this account.")
+}
