@@ -278,9 +278,7 @@ impl<'a> Parser<'a> {
                                 return Err(self.error("an octal escape needs three digits"));
                             }
                             // libgcrypt keeps the low 8 bits of \400..\777.
-                            let value = u32::from(escape - b'0') * 64
-                                + u32::from(second - b'0') * 8
-                                + u32::from(third - b'0');
+                            let value = u32::from(escape - b'0') * 64 + u32::from(second - b'0') * 8 + u32::from(third - b'0');
                             out.push(value.to_be_bytes()[3]);
                         }
                         b'x' => {
@@ -407,10 +405,8 @@ pub fn read_private_keys(bytes: &[u8]) -> Result<PrivateKeys, KeyFileError> {
         match read_account(entry) {
             Ok(key) => {
                 // The last entry for an account is the one libotr uses.
-                if let Some(earlier) = found
-                    .keys
-                    .iter()
-                    .position(|old| old.account == key.account && old.protocol == key.protocol)
+                if let Some(earlier) =
+                    found.keys.iter().position(|old| old.account == key.account && old.protocol == key.protocol)
                 {
                     let old = found.keys.remove(earlier);
                     found.skipped.push(SkippedEntry {
@@ -423,9 +419,7 @@ pub fn read_private_keys(bytes: &[u8]) -> Result<PrivateKeys, KeyFileError> {
                 found.keys.push(key);
                 positions.push(index);
             }
-            Err((account, protocol, reason)) => {
-                found.skipped.push(SkippedEntry { position: index, account, protocol, reason })
-            }
+            Err((account, protocol, reason)) => found.skipped.push(SkippedEntry { position: index, account, protocol, reason }),
         }
     }
     found.skipped.sort_by_key(|skipped| skipped.position);
@@ -504,6 +498,9 @@ fn suitable_encoding(bytes: &[u8]) -> u8 {
     }
 }
 
+const LOWER_HEX: &[u8; 16] = b"0123456789abcdef";
+const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
+
 /// One atom as gcry_sexp_sprint(GCRYSEXP_FMT_ADVANCED) writes it.
 fn write_atom(out: &mut Vec<u8>, bytes: &[u8]) {
     match suitable_encoding(bytes) {
@@ -523,9 +520,12 @@ fn write_atom(out: &mut Vec<u8>, bytes: &[u8]) {
                 };
                 match escape {
                     Some(letter) => out.extend_from_slice(&[b'\\', letter]),
-                    None if byte < 0x20 || (0x7f..=0xa0).contains(&byte) => {
-                        out.extend_from_slice(format!("\\x{byte:02x}").as_bytes())
-                    }
+                    None if byte < 0x20 || (0x7f..=0xa0).contains(&byte) => out.extend_from_slice(&[
+                        b'\\',
+                        b'x',
+                        LOWER_HEX[usize::from(byte >> 4)],
+                        LOWER_HEX[usize::from(byte & 15)],
+                    ]),
                     None => out.push(byte),
                 }
             }
@@ -533,8 +533,10 @@ fn write_atom(out: &mut Vec<u8>, bytes: &[u8]) {
         }
         _ => {
             out.push(b'#');
+            // Digit by digit into `out`: no temporary strings holding
+            // pieces of x are left behind unwiped.
             for byte in bytes {
-                out.extend_from_slice(format!("{byte:02X}").as_bytes());
+                out.extend_from_slice(&[UPPER_HEX[usize::from(byte >> 4)], UPPER_HEX[usize::from(byte & 15)]]);
             }
             out.push(b'#');
         }
@@ -792,8 +794,7 @@ mod tests {
     }
 
     fn one_account(account: &str) -> Zeroizing<Vec<u8>> {
-        write_private_keys(&[AccountKey { account: account.into(), protocol: "prpl-jabber".into(), key: key().clone() }])
-            .unwrap()
+        write_private_keys(&[AccountKey { account: account.into(), protocol: "prpl-jabber".into(), key: key().clone() }]).unwrap()
     }
 
     fn syntax_error(bytes: &[u8]) -> &'static str {
@@ -1016,7 +1017,8 @@ mod tests {
 
     #[test]
     fn instance_tag_lines() {
-        let tags = vec![("me@example.org".to_owned(), "prpl-jabber".to_owned(), 0x1234_abcd), ("1".to_owned(), "x".to_owned(), 0x100)];
+        let tags =
+            vec![("me@example.org".to_owned(), "prpl-jabber".to_owned(), 0x1234_abcd), ("1".to_owned(), "x".to_owned(), 0x100)];
         let text = write_instance_tags(&tags).unwrap();
         assert!(text.starts_with("# WARNING!"));
         assert!(text.ends_with("1\tx\t00000100\n"));

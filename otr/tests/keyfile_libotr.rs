@@ -46,11 +46,7 @@ fn build_helper(dir: &Path) -> PathBuf {
 fn run(binary: &Path, mode: &str, dir: &Path) -> Vec<Vec<String>> {
     let output = Command::new(binary).arg(mode).arg(dir).output().unwrap();
     assert!(output.status.success(), "libotr helper {mode} failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| line.split('\t').map(str::to_owned).collect())
-        .collect()
+    String::from_utf8(output.stdout).unwrap().lines().map(|line| line.split('\t').map(str::to_owned).collect()).collect()
 }
 
 fn lines_of<'a>(output: &'a [Vec<String>], kind: &str) -> Vec<&'a [String]> {
@@ -97,7 +93,9 @@ fn libotr_files_read_write_and_sign_across() {
     let fingerprints = keyfile::read_fingerprints(&fingerprint_file);
     let ours: BTreeSet<Vec<String>> = fingerprints
         .iter()
-        .map(|entry| vec![entry.peer.clone(), entry.account.clone(), entry.protocol.clone(), hex(&entry.fingerprint), entry.trust.clone()])
+        .map(|entry| {
+            vec![entry.peer.clone(), entry.account.clone(), entry.protocol.clone(), hex(&entry.fingerprint), entry.trust.clone()]
+        })
         .collect();
     let theirs: BTreeSet<Vec<String>> = lines_of(&output, "FP").iter().map(|line| line.to_vec()).collect();
     assert_eq!(ours, theirs);
@@ -105,7 +103,8 @@ fn libotr_files_read_write_and_sign_across() {
     assert!(fingerprints.iter().any(|entry| entry.trust.is_empty()));
     let tag_file = std::fs::read(made.join("otr.instance_tags")).unwrap();
     let tags = keyfile::read_instance_tags(&tag_file);
-    let ours: BTreeSet<Vec<String>> = tags.iter().map(|(account, protocol, tag)| vec![account.clone(), protocol.clone(), format!("{tag:08x}")]).collect();
+    let ours: BTreeSet<Vec<String>> =
+        tags.iter().map(|(account, protocol, tag)| vec![account.clone(), protocol.clone(), format!("{tag:08x}")]).collect();
     let theirs: BTreeSet<Vec<String>> = lines_of(&output, "TAG").iter().map(|line| line.to_vec()).collect();
     assert_eq!(ours, theirs);
 
@@ -129,7 +128,10 @@ fn libotr_files_read_write_and_sign_across() {
         trust: "verified".into(),
     });
     std::fs::write(ours_dir.join("otr.fingerprints"), keyfile::write_fingerprints(&entries).unwrap()).unwrap();
-    let new_tags = vec![("alice@example.org/Burrow".to_owned(), "prpl-jabber".to_owned(), 0x100u32), ("1".to_owned(), "libpurple-Jabber".to_owned(), 0xffff_ffff)];
+    let new_tags = vec![
+        ("alice@example.org/Burrow".to_owned(), "prpl-jabber".to_owned(), 0x100u32),
+        ("1".to_owned(), "libpurple-Jabber".to_owned(), 0xffff_ffff),
+    ];
     std::fs::write(ours_dir.join("otr.instance_tags"), keyfile::write_instance_tags(&new_tags).unwrap()).unwrap();
     // Our signatures, for libotr to verify; m's integer is far above q.
     let m: Vec<u8> = (0u8..32).map(|index| 0xff - index).collect();
@@ -150,11 +152,14 @@ fn libotr_files_read_write_and_sign_across() {
     let theirs: BTreeSet<Vec<String>> = lines_of(&output, "FP").iter().map(|line| line.to_vec()).collect();
     let ours: BTreeSet<Vec<String>> = entries
         .iter()
-        .map(|entry| vec![entry.peer.clone(), entry.account.clone(), entry.protocol.clone(), hex(&entry.fingerprint), entry.trust.clone()])
+        .map(|entry| {
+            vec![entry.peer.clone(), entry.account.clone(), entry.protocol.clone(), hex(&entry.fingerprint), entry.trust.clone()]
+        })
         .collect();
     assert_eq!(theirs, ours);
     let theirs: BTreeSet<Vec<String>> = lines_of(&output, "TAG").iter().map(|line| line.to_vec()).collect();
-    let ours: BTreeSet<Vec<String>> = new_tags.iter().map(|(account, protocol, tag)| vec![account.clone(), protocol.clone(), format!("{tag:08x}")]).collect();
+    let ours: BTreeSet<Vec<String>> =
+        new_tags.iter().map(|(account, protocol, tag)| vec![account.clone(), protocol.clone(), format!("{tag:08x}")]).collect();
     assert_eq!(theirs, ours);
 
     // libotr accepts our signatures...
@@ -206,7 +211,8 @@ fn libotr_test_suite_key_file() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(&fixture, dir.join("otr.private_key")).unwrap();
     let output = run(&helper, "read", &dir);
-    let theirs: BTreeSet<(String, String)> = lines_of(&output, "KEY").iter().map(|line| (line[0].clone(), line[2].clone())).collect();
+    let theirs: BTreeSet<(String, String)> =
+        lines_of(&output, "KEY").iter().map(|line| (line[0].clone(), line[2].clone())).collect();
     let ours: BTreeSet<(String, String)> =
         read.keys.iter().map(|entry| (entry.account.clone(), hex(&entry.key.public_key().fingerprint()))).collect();
     assert_eq!(ours, theirs);
@@ -215,7 +221,8 @@ fn libotr_test_suite_key_file() {
 
 #[test]
 fn libotr_test_suite_instance_tags() {
-    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/libotr-test_suite-instance_tags0.txt")).unwrap();
+    let bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/libotr-test_suite-instance_tags0.txt")).unwrap();
     let tags = keyfile::read_instance_tags(&bytes);
     assert_eq!(
         tags,
