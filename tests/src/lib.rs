@@ -12,6 +12,7 @@ use serde_json::Value;
 
 pub mod chat;
 pub mod fake_server;
+pub mod otr_peer;
 pub mod pki;
 pub mod proxy;
 pub mod servers;

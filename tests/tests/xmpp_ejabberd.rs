@@ -12,8 +12,10 @@ use burrow_tests::proxy::Proxy;
 use burrow_tests::servers::ejabberd::{Ejabberd, ScramHash, Storage};
 use burrow_tests::{Burrow, Scratch};
 
+/// These tests are about XMPP, so OTR stays out of the way (`manual`: only
+/// when asked); tests/otr_*.rs run the default, `require`.
 fn options(server: &Ejabberd, port: u16) -> String {
-    format!("server=127.0.0.1:{port} ca={}", server.ca_pem_path().display())
+    format!("server=127.0.0.1:{port} policy=manual ca={}", server.ca_pem_path().display())
 }
 
 #[test]

@@ -12,8 +12,10 @@ use burrow_tests::servers::prosody::Prosody;
 use burrow_tests::{Burrow, Scratch};
 use serde_json::Value;
 
+/// These tests are about XMPP, so OTR stays out of the way (`manual`: only
+/// when asked); tests/otr_*.rs run the default, `require`.
 fn options(prosody: &Prosody, port: u16) -> String {
-    format!("server=127.0.0.1:{port} ca={}", prosody.ca_pem_path().display())
+    format!("server=127.0.0.1:{port} policy=manual ca={}", prosody.ca_pem_path().display())
 }
 
 fn error_for(burrow: &mut Burrow, jid: &str) -> Value {
