@@ -50,6 +50,8 @@ pub enum FragmentError {
     FragmentTooShort(usize),
     #[error("the message holds a comma, which would end its fragment early")]
     Comma,
+    #[error("the message holds \"?OTR|\", which would make its version 2 fragments read as version 3 ones")]
+    V3MarkerInV2Message,
 }
 
 /// One received fragment.
@@ -150,6 +152,11 @@ pub fn fragment(
     }
     if message.contains(',') {
         return Err(FragmentError::Comma);
+    }
+    // Receivers look for "?OTR|" anywhere before "?OTR,", so it must not
+    // appear inside a version 2 piece.
+    if version == Version::V2 && message.contains(V3_MARKER) {
+        return Err(FragmentError::V3MarkerInV2Message);
     }
     let overhead = match version {
         Version::V3 => V3_OVERHEAD,
@@ -394,6 +401,17 @@ mod tests {
         let most = "A".repeat(MAX_PIECES);
         assert_eq!(fragment(&most, V2_OVERHEAD + 1, Version::V2, 0, 0).unwrap().len(), MAX_PIECES);
         assert_eq!(fragment("a,b,c", 3, Version::V2, 0, 0), Err(FragmentError::Comma));
+    }
+
+    /// Found by the fuzzer: a version 2 piece holding "?OTR|" was read back as a
+    /// (malformed) version 3 fragment.
+    #[test]
+    fn a_v3_marker_cannot_ride_in_a_v2_fragment() {
+        let message = format!("?OTR:AAID?OTR|{}.", "A".repeat(40));
+        assert_eq!(fragment(&message, 20, Version::V2, 0, 0), Err(FragmentError::V3MarkerInV2Message));
+        let fragments = fragment(&message, 40, Version::V3, SENDER, RECEIVER).unwrap();
+        assert_eq!(fragments.len(), 14);
+        assert_eq!(reassemble(&fragments), Some(message));
     }
 
     #[test]
