@@ -6,12 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup-common.sh
 
-install_packages build-essential pkg-config ca-certificates curl apparmor openssl util-linux prosody lua-sec ejabberd
+install_packages build-essential pkg-config ca-certificates curl apparmor openssl util-linux prosody lua-sec ejabberd \
+    libotr5-dev libotr5-bin python3-potr
 ensure_rust
 
 echo "== build"
 cargo build --workspace --bins --locked
-echo "== unit, death, process, hostile-IPC and XMPP end-to-end tests"
+echo "== unit, death, process, hostile-IPC, XMPP and OTR end-to-end and interop tests"
 cargo test --workspace --locked
 echo "== AppArmor profiles compile"
 apparmor/check.sh
@@ -21,5 +22,7 @@ if [ "$fuzz_seconds" -gt 0 ]; then
     ipc/fuzz/run.sh "$fuzz_seconds"
     echo "== XML stream parser fuzzing for ${fuzz_seconds}s"
     net-sandbox/fuzz/run.sh "$fuzz_seconds"
+    echo "== OTR message parser fuzzing for ${fuzz_seconds}s"
+    otr/fuzz/run.sh "$fuzz_seconds"
 fi
 echo "== all tests passed"

@@ -38,6 +38,8 @@ pub struct LibotrPeer {
     stdin: ChildStdin,
     events: mpsc::Receiver<Value>,
     pub seen: Vec<Value>,
+    /// Which of `seen` an `expect` has already returned.
+    claimed: Vec<bool>,
     /// Bodies libotr wants sent, in order, not yet taken.
     wire: Vec<String>,
     pub fingerprint: String,
@@ -68,7 +70,7 @@ impl LibotrPeer {
                 }
             }
         });
-        let mut peer = Self { child, stdin, events, seen: Vec::new(), wire: Vec::new(), fingerprint: String::new() };
+        let mut peer = Self { child, stdin, events, seen: Vec::new(), claimed: Vec::new(), wire: Vec::new(), fingerprint: String::new() };
         let ready = peer.expect("the peer's ready", Duration::from_secs(60), |event| event["event"] == "ready");
         peer.fingerprint = ready["fingerprint"].as_str().expect("fingerprint").to_owned();
         peer
@@ -85,10 +87,16 @@ impl LibotrPeer {
             self.wire.push(body);
         }
         self.seen.push(event);
+        self.claimed.push(false);
     }
 
-    /// Waits for an event matching `wanted`, keeping every other.
+    /// The first event matching `wanted` that no `expect` returned yet,
+    /// waiting for it if it has not come; every event is kept in `seen`.
     pub fn expect(&mut self, what: &str, timeout: Duration, wanted: impl Fn(&Value) -> bool) -> Value {
+        if let Some(index) = (0..self.seen.len()).find(|&index| !self.claimed[index] && wanted(&self.seen[index])) {
+            self.claimed[index] = true;
+            return self.seen[index].clone();
+        }
         let deadline = Instant::now() + timeout;
         loop {
             match self.events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
@@ -96,6 +104,9 @@ impl LibotrPeer {
                     let matched = wanted(&event);
                     self.take(event.clone());
                     if matched {
+                        if let Some(last) = self.claimed.last_mut() {
+                            *last = true;
+                        }
                         return event;
                     }
                 }
