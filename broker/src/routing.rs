@@ -415,6 +415,36 @@ mod tests {
     }
 
     #[test]
+    fn crypto_sends_on_its_own_only_otr_protocol_messages() {
+        let mut gates = Gates::default();
+        let protocol = |body: &str| Inbound::Crypto(FromCrypto::Protocol { account: "a@b".into(), peer: "c@d".into(), body: ipc::secret::SecretText::new(body.into()) });
+        for otr in ["?OTRv23?", "?OTR:AAMDdata.", "?OTR|1a2b3c4d|5e6f7a8b,00001,00002,piece,", "?OTR Error: unreadable"] {
+            assert!(matches!(route(protocol(otr), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Net(ToNet::Transmit { request: None, .. })])), "{otr}");
+        }
+        for plaintext in ["the secret plan", " ?OTR:", "", "?otr:lowercase"] {
+            assert!(matches!(route(protocol(plaintext), &mut gates), Verdict::Drop("Protocol")), "{plaintext:?}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_answers_one_send_and_an_absorbed_message_one_incoming() {
+        let mut gates = Gates::default();
+        let refused = || Inbound::Crypto(FromCrypto::Refused { account: "a@b".into(), peer: "c@d".into(), request: 9, reason: "policy".into() });
+        assert!(matches!(route(refused(), &mut gates), Verdict::Drop("Refused")));
+        let send = Inbound::Ui(FromUi::Send { account: "a@b".into(), peer: "c@d".into(), text: ipc::secret::SecretText::new("hi".into()), request: 9 });
+        assert!(matches!(route(send, &mut gates), Verdict::Deliver(_)));
+        assert!(matches!(route(refused(), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Ui(ToUi::Refused { .. })])));
+        assert!(matches!(route(refused(), &mut gates), Verdict::Drop("Refused")));
+
+        let absorbed = || Inbound::Crypto(FromCrypto::Absorbed { seq: 4 });
+        assert!(matches!(route(absorbed(), &mut gates), Verdict::Drop("Absorbed")));
+        let incoming = Inbound::Net(FromNet::Incoming { seq: 4, account: "a@b".into(), from: "c@d/r".into(), body: ipc::secret::SecretText::new("?OTR:x.".into()) });
+        assert!(matches!(route(incoming, &mut gates), Verdict::Deliver(_)));
+        assert!(matches!(route(absorbed(), &mut gates), Verdict::Deliver(to) if to.is_empty()));
+        assert!(matches!(route(absorbed(), &mut gates), Verdict::Drop("Absorbed")));
+    }
+
+    #[test]
     fn the_ui_may_not_smuggle_certificate_bytes() {
         let mut gates = Gates::default();
         let account = ipc::xmpp::NewAccount {
