@@ -171,6 +171,9 @@ fn account_peer_rest<'a>(rest: &'a str, usage: &str) -> Result<(String, String, 
 fn parse_smp(rest: &str) -> Result<Command, String> {
     const USAGE: &str = "usage: /smp JID PEER SECRET, or /smp JID PEER QUESTION ? SECRET";
     let (account, peer, text) = account_peer_rest(rest, USAGE)?;
+    if text.starts_with("? ") {
+        return Err(format!("the question before \" ? \" is empty; {USAGE}"));
+    }
     let (question, secret) = match text.split_once(" ? ") {
         Some((question, secret)) => (Some(SecretText::new(question.trim().to_owned())), secret.trim()),
         None => (None, text),
