@@ -354,3 +354,74 @@ impl Conversations {
 fn too_many() -> Failure {
     Failure::new(ErrorCode::Busy, "Too many conversations are open on this account.")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(account: &str, policy: &str) -> Conversations {
+        let mut engine = Conversations::default();
+        let mut events = Vec::new();
+        engine.add_account(account, policy, &mut |event| events.push(event));
+        assert!(matches!(&events[..], [FromCrypto::Otr { event: OtrEvent::KeyGeneration { done: false, .. }, .. }, FromCrypto::Otr { event: OtrEvent::KeyGeneration { done: true, fingerprint: Some(_) }, .. }]));
+        engine
+    }
+
+    /// Delivers every body one engine sends to the other's account, as net
+    /// would, until both are quiet; returns what reached the UIs.
+    fn carry(engines: &mut [(&str, Conversations); 2], mut outbox: Vec<(usize, FromCrypto)>) -> Vec<(usize, FromCrypto)> {
+        let mut shown = Vec::new();
+        let mut seq = 0;
+        for _ in 0..200 {
+            let Some((from, message)) = (!outbox.is_empty()).then(|| outbox.remove(0)) else { return shown };
+            let to = 1 - from;
+            let body = match &message {
+                FromCrypto::Transmit { body, .. } => body.clone(),
+                FromCrypto::Protocol { body, .. } => {
+                    assert!(body.expose().starts_with("?OTR"), "crypto sent net a non-OTR body on its own");
+                    body.clone()
+                }
+                _ => {
+                    shown.push((from, message));
+                    continue;
+                }
+            };
+            seq += 1;
+            let sender = format!("{}/res", engines[from].0);
+            let receiver = engines[to].0.to_owned();
+            let replies = engines[to].1.incoming(seq, &receiver, &sender, &body, Instant::now());
+            let answers = replies.iter().filter(|reply| matches!(reply, FromCrypto::Deliver { seq: s, .. } | FromCrypto::Absorbed { seq: s } if *s == seq)).count();
+            assert_eq!(answers, 1, "each incoming message gets exactly one Deliver or Absorbed: {replies:?}");
+            outbox.extend(replies.into_iter().map(|reply| (to, reply)));
+        }
+        panic!("never quiet");
+    }
+
+    #[test]
+    fn under_require_nothing_but_otr_leaves_and_the_message_arrives_encrypted() {
+        let mut engines = [("alice@example.org", engine("alice@example.org", "require")), ("bob@example.org", engine("bob@example.org", "require"))];
+        let first = engines[0].1.send("alice@example.org", "bob@example.org", &SecretText::new("the plan".into()), 1, Instant::now());
+        assert!(first.iter().all(|message| !matches!(message, FromCrypto::Transmit { .. })), "the message left before the conversation was private");
+        let shown = carry(&mut engines, first.into_iter().map(|message| (0, message)).collect());
+        let delivered: Vec<_> = shown.iter().filter_map(|(_, message)| match message {
+            FromCrypto::Deliver { text, encrypted, .. } => Some((text.expose().to_owned(), *encrypted)),
+            _ => None,
+        }).collect();
+        assert_eq!(delivered, vec![("the plan".to_owned(), true)]);
+        let private = shown.iter().filter(|(_, message)| matches!(message, FromCrypto::Otr { event: OtrEvent::State { state: ConversationState::Private, .. }, .. })).count();
+        assert_eq!(private, 2, "both sides told the UI");
+    }
+
+    #[test]
+    fn requests_for_unknown_accounts_and_conversations_are_plain_refusals() {
+        let mut alice = engine("alice@example.org", "manual");
+        let answer = alice.request("nobody@example.org", OtrRequest::Start { peer: "bob@example.org".into() }, Instant::now());
+        assert!(matches!(&answer[..], [FromCrypto::Otr { event: OtrEvent::Failed { failure, .. }, .. }] if failure.code == ErrorCode::UnknownAccount));
+        let answer = alice.request("alice@example.org", OtrRequest::Smp { peer: "bob@example.org".into(), question: None, secret: SecretText::new("x".into()) }, Instant::now());
+        assert!(matches!(&answer[..], [FromCrypto::Otr { event: OtrEvent::Failed { failure, .. }, .. }] if failure.code == ErrorCode::NotPrivate));
+        let answer = alice.request("alice@example.org", OtrRequest::Trust { peer: "bob@example.org".into(), fingerprint: "not hex".into() }, Instant::now());
+        assert!(matches!(&answer[..], [FromCrypto::Otr { event: OtrEvent::Failed { failure, .. }, .. }] if failure.code == ErrorCode::BadCommand));
+        let answer = alice.request("alice@example.org", OtrRequest::Policy { peer: None, policy: "always".into() }, Instant::now());
+        assert!(matches!(&answer[..], [FromCrypto::Otr { event: OtrEvent::Failed { failure, .. }, .. }] if failure.code == ErrorCode::BadCommand));
+    }
+}
