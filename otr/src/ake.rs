@@ -194,7 +194,9 @@ pub struct Established {
     pub we_revealed: bool,
 }
 
-/// We sent a D-H Commit and wait for their D-H Key.
+/// We sent a D-H Commit and wait for their D-H Key. Cloned when several
+/// instances of the peer answer one commit (libotr's otrl_auth_copy_on_key).
+#[derive(Clone)]
 pub struct AwaitingDhKey {
     r: Zeroizing<[u8; 16]>,
     ours: DhKeyPair,
@@ -263,6 +265,15 @@ impl AuthState {
 
     pub fn is_none(&self) -> bool {
         matches!(self, Self::None)
+    }
+
+    /// A copy of an exchange we started and that no instance answered
+    /// yet; other states are never copied.
+    pub fn copy_started(&self) -> Option<Self> {
+        match self {
+            Self::AwaitingDhKey(waiting) => Some(Self::AwaitingDhKey(waiting.clone())),
+            _ => None,
+        }
     }
 
     /// Handles one AKE message, returning the next state.

@@ -35,6 +35,7 @@ pub enum DataError {
 }
 
 /// One of our Diffie-Hellman key pairs.
+#[derive(Clone)]
 pub struct DhKeyPair {
     pub secret: Exponent,
     pub public: Element,

@@ -537,10 +537,7 @@ impl Conversation {
         }
         match message.body {
             Body::DhCommit { encrypted_gx, hashed_gx } => self.receive_ake(env, key, header.version, AkeMessage::DhCommit { encrypted_gx, hashed_gx }, out),
-            Body::DhKey { gy } => {
-                self.adopt_started_ake(key, header.version);
-                self.receive_ake(env, key, header.version, AkeMessage::DhKey { gy }, out)
-            }
+            Body::DhKey { gy } => self.receive_ake(env, key, header.version, AkeMessage::DhKey { gy }, out),
             Body::RevealSignature { revealed_key, encrypted_signature, mac } => {
                 let revealed_key = revealed_key.to_vec();
                 self.receive_ake(env, key, header.version, AkeMessage::RevealSignature { revealed_key, encrypted_signature, mac }, out)
@@ -555,33 +552,24 @@ impl Conversation {
 
     /// A D-H Key answers the commit we sent to nobody in particular: that
     /// exchange becomes this instance's (libotr's otrl_auth_copy_on_key).
+    /// Their D-H Commit is weighed against the commit we sent to nobody
+    /// in particular, and their D-H Key answers it; every instance that does
+    /// so gets its own copy of that exchange.
     fn adopt_started_ake(&mut self, key: u32, version: Version) {
         let Some(instance) = self.instances.get_mut(&key) else { return };
         if !instance.auth.is_none() {
             return;
         }
-        if let Some((started_version, _)) = &self.started {
-            if *started_version == version {
-                if let Some((_, state)) = self.started.take() {
-                    instance.auth = state;
-                    instance.version = version;
-                }
-            }
+        if let Some(state) = self.started.as_ref().filter(|(started, _)| *started == version).and_then(|(_, state)| state.copy_started()) {
+            instance.auth = state;
         }
     }
 
     fn receive_ake(&mut self, env: &mut Env<'_>, key: u32, version: Version, message: AkeMessage, out: &mut Vec<Output>) {
-        let Some(instance) = self.instances.get_mut(&key) else { return };
-        // Our own started exchange is compared against their commit.
-        if matches!(message, AkeMessage::DhCommit { .. }) && instance.auth.is_none() {
-            if let Some((started_version, _)) = &self.started {
-                if *started_version == version {
-                    if let Some((_, state)) = self.started.take() {
-                        instance.auth = state;
-                    }
-                }
-            }
+        if matches!(message, AkeMessage::DhCommit { .. } | AkeMessage::DhKey { .. }) {
+            self.adopt_started_ake(key, version);
         }
+        let Some(instance) = self.instances.get_mut(&key) else { return };
         instance.version = version;
         let state = std::mem::take(&mut instance.auth);
         let (next, step) = state.handle(env.rng, env.key, message);
@@ -611,6 +599,7 @@ impl Conversation {
             smp: Smp::default(),
         }));
         self.current = Some(key);
+        self.started = None;
         out.push(Output::State(self.report()));
         for waiting in std::mem::take(&mut self.waiting) {
             self.send_private(env, out, waiting.text.as_bytes(), &[], 0, Some(waiting.request));
