@@ -31,6 +31,11 @@ fn smp_success_and_failure_with_and_without_question_both_initiators() {
 }
 
 #[test]
+fn smp_restarted_by_burrow_aborts_first_then_succeeds() {
+    smp_restart(Kind::Libotr);
+}
+
+#[test]
 fn end_and_restart_both_ways() {
     end_and_restart(Kind::Libotr);
 }
@@ -122,5 +127,25 @@ fn every_message_type_burrow_sends_decodes_with_otr_parse() {
         let cut = format!("{}.", &text[..text.len() / 2]);
         let broken = otr_parse(&cut);
         assert!(broken.contains(&format!("Invalid {heading} Message")), "{name} cut short: {broken}");
+    }
+}
+
+/// Both users start at once: each side gets the other's query and sends a
+/// D-H Commit. libotr answers Burrow's commit from a fresh instance context
+/// (Burrow's tag) whatever the hash comparison says, so one exchange always
+/// completes; Burrow resolves its side as the spec says (higher hash keeps
+/// its commit, lower forgets its own and answers).
+#[test]
+fn simultaneous_start_settles_on_one_session() {
+    for _ in 0..4 {
+        let mut link = Link::new(Kind::Libotr, "default", settings(otr::policy::Policy::Manual, Some(150)), 150);
+        let query = link.burrow.start();
+        link.queue(query);
+        link.peer.command(&format!("start {BURROW}"));
+        link.pump();
+        link.assert_private(3);
+        assert_eq!(link.peer_seen("secure").len(), 1);
+        burrow_says(&mut link, "after the race");
+        peer_says(&mut link, "after the race, too");
     }
 }

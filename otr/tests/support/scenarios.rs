@@ -220,7 +220,24 @@ fn expected_smp(kind: Kind, burrow_initiates: bool, question: bool, success: boo
         // initiator sees IN_PROGRESS on SMP2; both then see the outcome.
         (Kind::Libotr, true) => (vec![outcome], vec!["asked", result]),
         (Kind::Libotr, false) => (vec![asked, outcome], vec!["in_progress", result]),
-        (Kind::Potr, _) => unimplemented!("filled in below"),
+        // potr (no SMP callbacks; potr_peer derives events from its state)
+        // reports the same on success. On a mismatch the potr side that finds
+        // it sends an SMP abort TLV instead of going on:
+        // - potr as responder finds it on SMP3 and answers with an abort, not
+        //   SMP4, so Burrow (the initiator) never learns "failure", only
+        //   "aborted" (potr itself reports failure).
+        (Kind::Potr, true) => (vec![if success { SmpEvent::Success } else { SmpEvent::Aborted }], vec!["asked", result]),
+        // - Burrow as responder finds it on SMP3, reports Failure and sends
+        //   SMP4 as the spec says; potr finds it again on SMP4 and sends an
+        //   abort, which Burrow reports after the failure (libotr reports
+        //   OTRL_SMPEVENT_ABORT for an abort in every state, and so does Burrow).
+        (Kind::Potr, false) => {
+            let mut burrow = vec![asked, outcome];
+            if !success {
+                burrow.push(SmpEvent::Aborted);
+            }
+            (burrow, vec!["in_progress", result])
+        }
     }
 }
 
@@ -248,4 +265,22 @@ pub fn smp_matrix(kind: Kind) {
     // And the session still carries messages.
     burrow_says(&mut link, "after SMP");
     peer_says(&mut link, "after SMP too");
+}
+
+/// SMP started by Burrow, restarted by Burrow before the peer answered: the
+/// restart aborts the first exchange and the second one succeeds.
+pub fn smp_restart(kind: Kind) {
+    let mut link = private_link(kind, true, None);
+    link.clear();
+    let out = link.with_burrow(|conversation, env| conversation.smp_start(env, b"first secret", None)).unwrap();
+    link.queue(out);
+    link.pump();
+    let out = link.with_burrow(|conversation, env| conversation.smp_start(env, b"second secret", Some(QUESTION.as_bytes()))).unwrap();
+    assert_eq!(out.len(), 2, "an abort, then the new SMP1");
+    link.queue(out);
+    link.pump();
+    link.peer_command(&format!("smp-answer {BURROW} {}", b64("second secret")));
+    assert_eq!(peer_smp(&link), ["asked", "aborted", "asked", "success"], "the peer saw the restart");
+    assert_eq!(link.smp, [SmpEvent::Success]);
+    assert!(link.notices.is_empty(), "{:?}", link.notices);
 }
