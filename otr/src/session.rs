@@ -703,15 +703,28 @@ impl Conversation {
     }
 
     /// Starts SMP in the current private session. `None` when not private.
+    ///
+    /// An exchange already under way (ours, or the peer's waiting for an
+    /// answer) is aborted first with an SMP abort in a message of its own,
+    /// as the spec's "User requests to begin SMP" says: libotr would take a
+    /// bare new SMP1 as a restart, but potr takes it as cheating and aborts
+    /// the new exchange too. Its own message, because libotr reads the
+    /// abort TLV of a message after its SMP1 TLV.
     pub fn smp_start(&mut self, env: &mut Env<'_>, secret: &[u8], question: Option<&[u8]>) -> Option<Vec<Output>> {
         let (ours, theirs, ssid) = self.smp_context(env)?;
         let key = self.current?;
         let exponent = smp::smp_secret(&ours, &theirs, &ssid, secret);
-        let record = match self.instances.get_mut(&key).map(|instance| &mut instance.state) {
-            Some(MessageState::Private(private)) => private.smp.initiate(env.rng, exponent, question),
+        let (abort, record) = match self.instances.get_mut(&key).map(|instance| &mut instance.state) {
+            Some(MessageState::Private(private)) => {
+                let abort = private.smp.in_progress().then(|| private.smp.abort());
+                (abort, private.smp.initiate(env.rng, exponent, question))
+            }
             _ => return None,
         };
         let mut out = Vec::new();
+        if let Some(abort) = abort {
+            self.send_data(env, &mut out, key, b"", &[abort], IGNORE_UNREADABLE, None);
+        }
         self.send_data(env, &mut out, key, b"", &[record], IGNORE_UNREADABLE, None);
         Some(out)
     }
@@ -950,6 +963,30 @@ mod tests {
         exchange(&mut alice, &mut bob, out, now);
         assert_eq!(bob.shown, vec![("hi".to_owned(), false)]);
         assert_eq!((alice.conversation.state(), bob.conversation.state()), (State::Private, State::Private));
+    }
+
+    #[test]
+    fn restarting_smp_aborts_the_exchange_under_way_first() {
+        let (mut alice, mut bob) = private_pair(Policy::Manual, None);
+        let now = Instant::now();
+        let (mut env, conversation) = alice.env(now);
+        let first = conversation.smp_start(&mut env, b"one", None).unwrap();
+        assert_eq!(first.len(), 1, "nothing under way: one message, the SMP1");
+        exchange(&mut alice, &mut bob, first, now);
+        let (mut env, conversation) = alice.env(now);
+        let again = conversation.smp_start(&mut env, b"two", None).unwrap();
+        assert_eq!(again.len(), 2, "an abort, then the new SMP1, each in its own message");
+        exchange(&mut alice, &mut bob, again, now);
+        let smp = |side: &Side| side.events.iter().filter_map(|event| match event {
+            Output::Smp { event, .. } => Some(event.clone()),
+            _ => None,
+        }).collect::<Vec<_>>();
+        assert_eq!(smp(&bob), [SmpEvent::Asked { question: None }, SmpEvent::Aborted, SmpEvent::Asked { question: None }]);
+        let (mut env, conversation) = bob.env(now);
+        let out = conversation.smp_answer(&mut env, b"two").unwrap();
+        exchange(&mut bob, &mut alice, out, now);
+        assert_eq!(smp(&alice), [SmpEvent::Success]);
+        assert_eq!(smp(&bob).last(), Some(&SmpEvent::Success));
     }
 
     #[test]

@@ -174,7 +174,9 @@ impl Smp {
 
     /// Starts an exchange with our secret x (see [`smp_secret`], with us as
     /// the initiator), optionally with a question for the peer. An exchange
-    /// in progress is dropped and a fresh SMP1 sent, as libotr does. The
+    /// in progress is dropped and a fresh SMP1 returned; the caller sends an
+    /// [`Smp::abort`] first when one was in progress (see
+    /// `Conversation::smp_start`), as the spec asks. The
     /// question ends at its first NUL, since the wire form is NUL-terminated
     /// (libotr copies it with strcpy).
     pub fn initiate(&mut self, rng: &mut dyn Rng, secret: Exponent, question: Option<&[u8]>) -> Tlv {
