@@ -529,7 +529,7 @@ impl Conversation {
         }
         let key = instance_key(&header);
         if !self.instances.contains_key(&key) {
-            if self.instances.len() >= MAX_INSTANCES {
+            if self.instances.len() >= MAX_INSTANCES && !self.evict_idle_instance() {
                 out.push(Output::Notice(Notice::Dropped("too many instances of this contact".into())));
                 return;
             }
@@ -552,6 +552,20 @@ impl Conversation {
 
     /// A D-H Key answers the commit we sent to nobody in particular: that
     /// exchange becomes this instance's (libotr's otrl_auth_copy_on_key).
+    /// Makes room by forgetting an instance with no private session (a
+    /// peer inventing instance tags must not crowd out the real one).
+    fn evict_idle_instance(&mut self) -> bool {
+        let idle = self.instances.iter().find(|(key, instance)| Some(**key) != self.current && !matches!(instance.state, MessageState::Private(_))).map(|(key, _)| *key);
+        match idle {
+            Some(key) => {
+                self.instances.remove(&key);
+                self.reassembler.forget(key);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Their D-H Commit is weighed against the commit we sent to nobody
     /// in particular, and their D-H Key answers it; every instance that does
     /// so gets its own copy of that exchange.
@@ -987,6 +1001,27 @@ mod tests {
         exchange(&mut bob, &mut alice, out, now);
         assert_eq!(smp(&alice), [SmpEvent::Success]);
         assert_eq!(smp(&bob).last(), Some(&SmpEvent::Success));
+    }
+
+    #[test]
+    fn invented_instance_tags_do_not_crowd_out_the_real_peer() {
+        let (mut alice, mut bob) = private_pair(Policy::Manual, None);
+        let now = Instant::now();
+        // Commits from many made-up instances of Alice.
+        let mut mallory_rng = SeededRng::new(b"mallory");
+        for tag in 0x1000..0x1000 + 3 * MAX_INSTANCES as u32 {
+            let (_, commit) = AuthState::start(&mut mallory_rng);
+            let AkeMessage::DhCommit { encrypted_gx, hashed_gx } = commit else { unreachable!() };
+            let forged = Message::new(Version::V3, tag, 0, Body::DhCommit { encrypted_gx, hashed_gx });
+            let (mut env, conversation) = bob.env(now);
+            conversation.receive(&mut env, &message::to_text(&message::encode(&forged)));
+        }
+        assert!(bob.conversation.instances.len() <= MAX_INSTANCES);
+        // The real conversation is untouched.
+        let (mut env, conversation) = alice.env(now);
+        let out = conversation.send(&mut env, 1, "still private");
+        exchange(&mut alice, &mut bob, out, now);
+        assert_eq!(bob.shown.last(), Some(&("still private".to_owned(), true)));
     }
 
     #[test]
