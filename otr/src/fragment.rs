@@ -224,6 +224,10 @@ struct Partial {
     k: u16,
     n: u16,
     text: String,
+    /// Whether its sender is an instance we have a private session with.
+    known: bool,
+    /// When it started, counted in started messages, to drop the oldest.
+    started: u64,
 }
 
 /// Puts received pieces back together: one message at a time per sender
@@ -235,11 +239,12 @@ pub struct Reassembler {
     limits: Limits,
     partials: HashMap<u32, Partial>,
     held: usize,
+    starts: u64,
 }
 
 impl Reassembler {
     pub fn new(limits: Limits) -> Self {
-        Reassembler { limits, partials: HashMap::new(), held: 0 }
+        Reassembler { limits, partials: HashMap::new(), held: 0, starts: 0 }
     }
 
     /// Takes one piece; returns the whole message when this was its last.
@@ -247,6 +252,20 @@ impl Reassembler {
     /// what is held, as the spec says; any other error drops the sender's
     /// partial message.
     pub fn push(&mut self, piece: Piece) -> Result<Option<String>, FragmentError> {
+        self.push_from(piece, false)
+    }
+
+    /// As [`Reassembler::push`], for a piece whose sender is known: an
+    /// instance the caller has a private (authenticated) session with. When
+    /// the sender or byte limit is reached, such a piece makes room by
+    /// dropping partial messages of unknown senders, oldest first, instead
+    /// of being refused; so pieces that never finish, sent under made-up
+    /// instance tags, cannot keep a genuine correspondent's messages out.
+    pub fn push_known(&mut self, piece: Piece) -> Result<Option<String>, FragmentError> {
+        self.push_from(piece, true)
+    }
+
+    fn push_from(&mut self, piece: Piece, known: bool) -> Result<Option<String>, FragmentError> {
         let Piece { sender, k, n, text, .. } = piece;
         if k == 0 || n == 0 || k > n {
             return Err(FragmentError::BadNumbering { k, n });
@@ -260,10 +279,12 @@ impl Reassembler {
         }
         if k == 1 {
             self.forget(sender);
+            while known && self.partials.len() >= self.limits.max_senders && self.drop_oldest_unknown(sender) {}
             if self.partials.len() >= self.limits.max_senders {
                 return Err(FragmentError::TooManySenders { limit: self.limits.max_senders });
             }
-            self.partials.insert(sender, Partial { k: 0, n, text: String::new() });
+            self.starts += 1;
+            self.partials.insert(sender, Partial { k: 0, n, text: String::new(), known, started: self.starts });
         }
         let continues = self
             .partials
@@ -273,8 +294,10 @@ impl Reassembler {
             self.forget(sender);
             return Err(FragmentError::OutOfOrder { k, n });
         }
-        let fits = self.held.checked_add(text.len()).is_some_and(|total| total <= self.limits.max_bytes);
-        if !fits {
+        let max_bytes = self.limits.max_bytes;
+        let fits = |held: usize| held.checked_add(text.len()).is_some_and(|total| total <= max_bytes);
+        while known && !fits(self.held) && self.drop_oldest_unknown(sender) {}
+        if !fits(self.held) {
             self.forget(sender);
             return Err(FragmentError::TooLarge { limit: self.limits.max_bytes });
         }
@@ -294,6 +317,24 @@ impl Reassembler {
     /// unfragmented message arrives from it.
     pub fn forget(&mut self, sender: u32) {
         drop(self.take(sender));
+    }
+
+    /// Drops the oldest partial message of an unknown sender other than
+    /// `except`; false when there is none.
+    fn drop_oldest_unknown(&mut self, except: u32) -> bool {
+        let oldest = self
+            .partials
+            .iter()
+            .filter(|(&sender, partial)| sender != except && !partial.known)
+            .min_by_key(|(_, partial)| partial.started)
+            .map(|(&sender, _)| sender);
+        match oldest {
+            Some(sender) => {
+                self.forget(sender);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Drops every partial message.
@@ -556,6 +597,34 @@ mod tests {
         reassembler.clear();
         assert_eq!(reassembler.held_bytes(), 0);
         assert_eq!(reassembler.push(Piece { sender: 0x102, ..piece(1, 1, "a") }), Ok(Some("a".into())));
+    }
+
+    #[test]
+    fn known_senders_make_room_by_dropping_unknown_ones_oldest_first() {
+        let mut reassembler = Reassembler::new(Limits { max_bytes: 10, max_senders: 3, ..Limits::default() });
+        let from = |sender, k, n, text: &str| Piece { sender, ..piece(k, n, text) };
+        // Three unknown senders fill the table and never finish.
+        for sender in [0x100, 0x101, 0x102] {
+            assert_eq!(reassembler.push(from(sender, 1, 9, "ab")), Ok(None));
+        }
+        assert_eq!(reassembler.push(from(0x103, 1, 2, "x")), Err(FragmentError::TooManySenders { limit: 3 }));
+        // A known sender takes the oldest unknown one's place.
+        assert_eq!(reassembler.push_known(from(SENDER, 1, 2, "1234")), Ok(None));
+        assert_eq!(reassembler.push(from(0x100, 2, 9, "cd")), Err(FragmentError::OutOfOrder { k: 2, n: 9 }));
+        assert_eq!(reassembler.held_bytes(), 8);
+        // Bytes: the known sender's piece drops unknown ones until it fits.
+        assert_eq!(reassembler.push_known(from(SENDER, 2, 2, "5678")), Ok(Some("12345678".into())));
+        assert_eq!(reassembler.push(from(0x101, 2, 9, "cd")), Err(FragmentError::OutOfOrder { k: 2, n: 9 }));
+        assert_eq!(reassembler.push(from(0x102, 2, 9, "cd")), Ok(None), "only as many as needed were dropped");
+        // Known senders never drop each other, and an unknown one drops nobody.
+        let mut reassembler = Reassembler::new(Limits { max_bytes: 4, max_senders: 2, ..Limits::default() });
+        assert_eq!(reassembler.push_known(from(0x100, 1, 2, "ab")), Ok(None));
+        assert_eq!(reassembler.push_known(from(0x101, 1, 2, "cd")), Ok(None));
+        assert_eq!(reassembler.push_known(from(0x102, 1, 2, "e")), Err(FragmentError::TooManySenders { limit: 2 }));
+        assert_eq!(reassembler.push_known(from(0x101, 2, 2, "ef")), Err(FragmentError::TooLarge { limit: 4 }));
+        assert_eq!(reassembler.push(from(0x102, 1, 2, "e")), Ok(None));
+        assert_eq!(reassembler.push(from(0x103, 1, 2, "e")), Err(FragmentError::TooManySenders { limit: 2 }));
+        assert_eq!(reassembler.push(from(0x100, 2, 2, "cd")), Err(FragmentError::TooLarge { limit: 4 }));
     }
 
     #[test]

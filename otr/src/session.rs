@@ -186,6 +186,9 @@ pub struct Conversation {
     last_error_reply: Option<Instant>,
 }
 
+/// Why a data message for no private session could not be read.
+const NO_PRIVATE_CONVERSATION: &str = "an encrypted message arrived but there is no private conversation";
+
 /// The instance key of a message: the sender's tag in version 3, 0 in 2.
 fn instance_key(header: &Header) -> u32 {
     match header.version {
@@ -456,7 +459,16 @@ impl Conversation {
                     out.push(Output::Notice(Notice::Dropped("a fragment for another of your clients".into())));
                     return;
                 }
-                match self.reassembler.push(piece) {
+                // Pieces from an instance we have a private session with
+                // may displace those of unknown ones when the reassembler is
+                // full, so made-up instances cannot keep its messages out.
+                let from = match piece.version {
+                    Version::V2 => 0,
+                    Version::V3 => piece.sender,
+                };
+                let known = matches!(self.instances.get(&from).map(|instance| &instance.state), Some(MessageState::Private(_)));
+                let pushed = if known { self.reassembler.push_known(piece) } else { self.reassembler.push(piece) };
+                match pushed {
                     Ok(Some(whole)) => self.receive_text(env, &whole, out, false),
                     Ok(None) => {}
                     Err(error) => out.push(Output::Notice(Notice::Dropped(error.to_string()))),
@@ -529,7 +541,24 @@ impl Conversation {
         }
         let key = instance_key(&header);
         if !self.instances.contains_key(&key) {
-            if self.instances.len() >= MAX_INSTANCES && !self.evict_idle_instance() {
+            // Only a D-H Commit, or a D-H Key answering our own commit, can
+            // begin anything with an instance we do not know. Anything else
+            // gets the answer a fresh instance would give, and no entry: an
+            // entry per made-up sender tag would fill the table and lock out
+            // a genuine new instance.
+            let answers_ours = self.started.as_ref().is_some_and(|(version, _)| *version == header.version);
+            match &message.body {
+                Body::DhCommit { .. } => {}
+                Body::DhKey { .. } if answers_ours => {}
+                Body::DhKey { .. } => return out.push(Output::Notice(Notice::AkeIgnored(AkeError::Unexpected("D-H Key")))),
+                Body::RevealSignature { .. } => return out.push(Output::Notice(Notice::AkeIgnored(AkeError::Unexpected("Reveal Signature")))),
+                Body::Signature { .. } => return out.push(Output::Notice(Notice::AkeIgnored(AkeError::Unexpected("Signature")))),
+                Body::Data(data) => {
+                    let ignore = data.flags & IGNORE_UNREADABLE != 0;
+                    return self.unreadable(env, ignore, NO_PRIVATE_CONVERSATION.into(), out);
+                }
+            }
+            if self.instances.len() >= MAX_INSTANCES && !self.forget_an_idle_instance() {
                 out.push(Output::Notice(Notice::Dropped("too many instances of this contact".into())));
                 return;
             }
@@ -550,20 +579,21 @@ impl Conversation {
         }
     }
 
-    /// A D-H Key answers the commit we sent to nobody in particular: that
-    /// exchange becomes this instance's (libotr's otrl_auth_copy_on_key).
-    /// Makes room by forgetting an instance with no private session (a
-    /// peer inventing instance tags must not crowd out the real one).
-    fn evict_idle_instance(&mut self) -> bool {
-        let idle = self.instances.iter().find(|(key, instance)| Some(**key) != self.current && !matches!(instance.state, MessageState::Private(_))).map(|(key, _)| *key);
-        match idle {
-            Some(key) => {
-                self.instances.remove(&key);
-                self.reassembler.forget(key);
-                true
-            }
-            None => false,
-        }
+    /// Makes room for a new instance by forgetting one that holds no
+    /// conversation: in plaintext, not the current one, and preferably with
+    /// no AKE under way. False when every instance holds one.
+    fn forget_an_idle_instance(&mut self) -> bool {
+        let current = self.current;
+        let idle = |instance: &Instance| matches!(instance.state, MessageState::Plaintext);
+        let candidate = self
+            .instances
+            .iter()
+            .filter(|(key, instance)| Some(**key) != current && idle(instance))
+            .min_by_key(|(_, instance)| !instance.auth.is_none())
+            .map(|(key, _)| *key);
+        let Some(key) = candidate else { return false };
+        self.reassembler.forget(key);
+        self.instances.remove(&key).is_some()
     }
 
     /// Their D-H Commit is weighed against the commit we sent to nobody
@@ -625,7 +655,7 @@ impl Conversation {
         let ignore_unreadable = data.flags & IGNORE_UNREADABLE != 0;
         let Some(instance) = self.instances.get_mut(&key) else { return };
         let MessageState::Private(private) = &mut instance.state else {
-            self.unreadable(env, ignore_unreadable, "an encrypted message arrived but there is no private conversation".into(), out);
+            self.unreadable(env, ignore_unreadable, NO_PRIVATE_CONVERSATION.into(), out);
             return;
         };
         let incoming = data::Incoming {
@@ -1022,6 +1052,50 @@ mod tests {
         let out = conversation.send(&mut env, 1, "still private");
         exchange(&mut alice, &mut bob, out, now);
         assert_eq!(bob.shown.last(), Some(&("still private".to_owned(), true)));
+    }
+
+    #[test]
+    fn messages_from_made_up_instances_leave_no_entry_and_lock_nobody_out() {
+        let (mut alice, mut bob) = private_pair(Policy::Manual, None);
+        let now = Instant::now();
+        let (mut env, conversation) = bob.env(now);
+        let Some(Output::Transmit { text, .. }) = conversation.send(&mut env, 1, "hi").into_iter().next() else { panic!("nothing sent") };
+        let Ok(Classified::Encoded(bytes)) = message::classify(&text) else { panic!("not encoded") };
+        for sender in 0x1000..0x1000 + 3 * MAX_INSTANCES as u32 {
+            let mut spoofed = bytes.clone();
+            spoofed[3..7].copy_from_slice(&sender.to_be_bytes());
+            let mut ake = message::decode(&spoofed).unwrap();
+            ake.body = Body::Signature { encrypted_signature: vec![1; 40], mac: [0; 20] };
+            let (mut env, conversation) = alice.env(now);
+            let out = conversation.receive(&mut env, &message::to_text(&spoofed));
+            assert!(matches!(&out[0], Output::Notice(Notice::Unreadable(why)) if why == NO_PRIVATE_CONVERSATION));
+            let out = conversation.receive(&mut env, &message::to_text(&message::encode(&ake)));
+            assert!(matches!(&out[..], [Output::Notice(Notice::AkeIgnored(AkeError::Unexpected("Signature")))]));
+        }
+        assert_eq!(alice.conversation.instances.len(), 1);
+        // A new instance of Bob's still gets a private conversation.
+        let mut again = Side::new("bob, elsewhere", bob.key, Policy::Manual, None);
+        let start = again.conversation.start();
+        exchange(&mut again, &mut alice, start, now);
+        assert_eq!(again.conversation.state(), State::Private);
+        assert_eq!(alice.conversation.instances.len(), 2);
+    }
+
+    #[test]
+    fn a_full_instance_table_forgets_an_idle_instance_for_a_new_commit() {
+        let (alice_key, _) = keys();
+        let mut alice = Side::new("alice", alice_key, Policy::Manual, None);
+        let now = Instant::now();
+        let mut rng = SeededRng::new(b"commits");
+        for sender in 0x2000..0x2000 + 2 * MAX_INSTANCES as u32 {
+            let (_, commit) = AuthState::start(&mut rng);
+            let AkeMessage::DhCommit { encrypted_gx, hashed_gx } = commit else { unreachable!() };
+            let message = Message::new(Version::V3, sender, 0, Body::DhCommit { encrypted_gx, hashed_gx });
+            let (mut env, conversation) = alice.env(now);
+            let out = conversation.receive(&mut env, &message::to_text(&message::encode(&message)));
+            assert!(matches!(&out[..], [Output::Transmit { .. }]), "{out:?}");
+            assert!(conversation.instances.len() <= MAX_INSTANCES);
+        }
     }
 
     #[test]
