@@ -165,6 +165,11 @@ fn query_versions(after_marker: &str) -> Versions {
 /// own example is), so whitespace inside is skipped; anything else that is
 /// not base-64 is an error. Padding may be left off.
 fn decode_base64(text: &str) -> Result<Vec<u8>, MessageError> {
+    // Whitespace is not base-64, so a text that decodes as it is has none:
+    // the usual case, decoded without a filtered copy.
+    if let Ok(bytes) = STANDARD_PAD_INDIFFERENT.decode(text) {
+        return Ok(bytes);
+    }
     let compact: Vec<u8> = text.bytes().filter(|byte| !byte.is_ascii_whitespace()).collect();
     Ok(STANDARD_PAD_INDIFFERENT.decode(compact)?)
 }
@@ -233,7 +238,11 @@ pub fn error_message(text: &str) -> String {
 
 /// The text form of an encoded message.
 pub fn to_text(bytes: &[u8]) -> String {
-    format!("{ENCODED_PREFIX}{}.", STANDARD.encode(bytes))
+    let mut text = String::with_capacity(ENCODED_PREFIX.len() + bytes.len().div_ceil(3) * 4 + 1);
+    text.push_str(ENCODED_PREFIX);
+    STANDARD.encode_string(bytes, &mut text);
+    text.push('.');
+    text
 }
 
 /// Message types.
@@ -378,8 +387,9 @@ pub fn received_mac_input(bytes: &[u8]) -> Result<&[u8], MessageError> {
     mac_end.and_then(|end| bytes.get(..end)).ok_or(MessageError::NotData)
 }
 
-/// The message, and for a data message where its MAC'd bytes end.
-fn decode_marking_mac(bytes: &[u8]) -> Result<(Message, Option<usize>), MessageError> {
+/// The message, and for a data message where its MAC'd bytes end: what
+/// [`decode`] and [`received_mac_input`] give, from one parse.
+pub(crate) fn decode_marking_mac(bytes: &[u8]) -> Result<(Message, Option<usize>), MessageError> {
     let mut reader = Reader::new(bytes);
     let header = read_header(&mut reader)?;
     let mut mac_end = None;
@@ -481,8 +491,17 @@ fn write_header(writer: &mut Writer, header: &Header, kind: u8) {
 }
 
 /// The binary form of a message, for [`to_text`].
+/// Header (3 + 8 bytes) and a data message's fixed fields, rounded up.
+const ENCODED_OVERHEAD: usize = 64;
+
 pub fn encode(message: &Message) -> Vec<u8> {
-    let mut writer = Writer::new();
+    let body_length = match &message.body {
+        Body::DhCommit { encrypted_gx, .. } => encrypted_gx.len() + HASHED_GX_BYTES,
+        Body::DhKey { gy } => gy.len(),
+        Body::RevealSignature { encrypted_signature, .. } | Body::Signature { encrypted_signature, .. } => encrypted_signature.len() + REVEALED_KEY_BYTES + MAC_BYTES,
+        Body::Data(data) => data.next_dh.len() + data.encrypted_message.len() + data.old_mac_keys.len() + MAC_BYTES,
+    };
+    let mut writer = Writer::with_capacity(ENCODED_OVERHEAD + body_length);
     write_header(&mut writer, &message.header, message.body.kind());
     match &message.body {
         Body::DhCommit { encrypted_gx, hashed_gx } => {
@@ -502,6 +521,18 @@ pub fn encode(message: &Message) -> Vec<u8> {
             writer.raw(&data.mac).data(&data.old_mac_keys);
         }
     }
+    writer.into_bytes()
+}
+
+/// Encodes a data message, its MAC being `authenticate` of the bytes the MAC
+/// covers (the `mac` field is not read): [`DataMessage::mac_input`] and
+/// [`encode`] in one pass, without building the covered bytes twice.
+pub(crate) fn encode_data(header: &Header, data: &DataMessage, authenticate: impl FnOnce(&[u8]) -> [u8; MAC_BYTES]) -> Vec<u8> {
+    let mut writer = Writer::with_capacity(ENCODED_OVERHEAD + data.next_dh.len() + data.encrypted_message.len() + data.old_mac_keys.len() + MAC_BYTES);
+    write_header(&mut writer, header, DATA);
+    data.write_authenticated(&mut writer);
+    let mac = authenticate(writer.as_slice());
+    writer.raw(&mac).data(&data.old_mac_keys);
     writer.into_bytes()
 }
 
