@@ -127,7 +127,7 @@ const ERROR_PREFIX: &str = "?OTR Error:";
 /// whitespace-tagged or not. A text whose first "?OTR" starts no known form
 /// is an error: libotr drops such a message with a warning.
 pub fn classify(text: &str) -> Result<Classified, MessageError> {
-    if text.contains(fragment::V3_MARKER) || text.contains(fragment::V2_MARKER) {
+    if is_fragment(text) {
         return Ok(Classified::Fragment(Piece::parse(text)?));
     }
     let Some((_, after)) = text.split_once(QUERY_MARKER) else {
@@ -144,6 +144,13 @@ pub fn classify(text: &str) -> Result<Classified, MessageError> {
         return Ok(Classified::Error(error.trim().to_owned()));
     }
     Err(MessageError::Unrecognised)
+}
+
+/// Whether `text` holds a fragment marker ("?OTR|" or "?OTR,") anywhere, as
+/// libotr's strstr looks: one scan for "?OTR" rather than one per marker.
+fn is_fragment(text: &str) -> bool {
+    debug_assert!(fragment::V3_MARKER.strip_prefix(QUERY_MARKER) == Some("|") && fragment::V2_MARKER.strip_prefix(QUERY_MARKER) == Some(","));
+    text.match_indices(QUERY_MARKER).any(|(at, _)| matches!(text.as_bytes().get(at + QUERY_MARKER.len()), Some(b'|' | b',')))
 }
 
 /// The versions after "?OTR", read as libotr reads them: a '?' offers

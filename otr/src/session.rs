@@ -396,7 +396,7 @@ impl Conversation {
             // Only a record over 64 KiB fails, and none of ours is.
             return;
         };
-        let sealed = private.keys.seal(&payload);
+        let sealed = private.keys.seal_owned(payload);
         let header = match instance.version {
             Version::V2 => Header { version: Version::V2, kind: message::DATA, sender: 0, receiver: 0 },
             Version::V3 => Header { version: Version::V3, kind: message::DATA, sender: our_tag, receiver: key },
@@ -661,7 +661,8 @@ impl Conversation {
         // tlv::decode_payload's reading, with the text left in place: the
         // plaintext buffer becomes the displayed text, not copied again.
         let mut plaintext = opened.plaintext;
-        let text_end = plaintext.iter().position(|&byte| byte == 0);
+        // CStr's search is memchr's, many bytes a step.
+        let text_end = std::ffi::CStr::from_bytes_until_nul(&plaintext).ok().map(|text| text.to_bytes().len());
         let records = match text_end {
             Some(end) => tlv::decode_records(&plaintext[end + 1..]),
             None => Ok(Vec::new()),
