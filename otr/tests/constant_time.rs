@@ -38,6 +38,14 @@ const THRESHOLD: f64 = 4.5;
 /// Rounds per test; the median |t| is asserted.
 const ROUNDS: usize = 5;
 
+/// `OTR_DUDECT_SCALE=N` multiplies every sample count by N, for a longer,
+/// more sensitive run by hand (a leak's |t| grows with the square root of
+/// the samples; noise does not).
+fn scaled(samples: usize) -> usize {
+    let scale = std::env::var("OTR_DUDECT_SCALE").ok().and_then(|value| value.parse::<usize>().ok()).unwrap_or(1);
+    samples * scale.max(1)
+}
+
 /// RFC 3526's 1536-bit prime, the OTR group's p.
 const P_HEX: &str = "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA237327FFFFFFFFFFFFFFFF";
 
@@ -123,6 +131,7 @@ fn fixed_exponent_bytes(bits: u32) -> Vec<u8> {
 /// `prepare` turns the exponent's bytes into the operation's input before
 /// the clock starts, and the result is dropped after it stops.
 fn dudect<T, R>(name: &str, bits: u32, samples: usize, prepare: impl Fn(&[u8]) -> T, operation: impl Fn(&T) -> R) -> Vec<f64> {
+    let samples = scaled(samples);
     let mut rng = OsRng;
     let fixed = fixed_exponent_bytes(bits);
     // Warm up caches, the branch predictor and the CPU's clock.
