@@ -147,10 +147,20 @@ pub fn classify(text: &str) -> Result<Classified, MessageError> {
 }
 
 /// Whether `text` holds a fragment marker ("?OTR|" or "?OTR,") anywhere, as
-/// libotr's strstr looks: one scan for "?OTR" rather than one per marker.
+/// libotr's strstr looks: one memchr scan for '?' (base-64 has none, so an
+/// encoded message has one, at its start) rather than a substring search
+/// per marker.
 fn is_fragment(text: &str) -> bool {
-    debug_assert!(fragment::V3_MARKER.strip_prefix(QUERY_MARKER) == Some("|") && fragment::V2_MARKER.strip_prefix(QUERY_MARKER) == Some(","));
-    text.match_indices(QUERY_MARKER).any(|(at, _)| matches!(text.as_bytes().get(at + QUERY_MARKER.len()), Some(b'|' | b',')))
+    let mut from = 0;
+    while let Some(found) = text[from..].find('?') {
+        let rest = &text[from + found..];
+        if rest.starts_with(fragment::V3_MARKER) || rest.starts_with(fragment::V2_MARKER) {
+            return true;
+        }
+        // '?' is one byte, so the next one starts a character.
+        from += found + 1;
+    }
+    false
 }
 
 /// The versions after "?OTR", read as libotr reads them: a '?' offers
@@ -546,6 +556,25 @@ pub(crate) fn encode_data(header: &Header, data: &DataMessage, authenticate: imp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fragment_markers_are_found_anywhere() {
+        for (text, expected) in [
+            ("?OTR|1|2,00001,00002,abc,", true),
+            ("?OTR,00001,00002,abc,", true),
+            ("hi ?OTR|", true),
+            ("?? ?OTR ?OTR: ?OTR,", true),
+            ("?OTR:AAMD.", false),
+            ("?OTRv23?", false),
+            ("?OTR", false),
+            ("¿?OTR|é", true),
+            ("é?", false),
+            ("", false),
+        ] {
+            assert_eq!(is_fragment(text), expected, "{text:?}");
+            assert_eq!(is_fragment(text), text.contains(fragment::V3_MARKER) || text.contains(fragment::V2_MARKER));
+        }
+    }
 
     const ALICE: u32 = 0x27e3_1599;
     const BOB: u32 = 0x27e3_1597;
