@@ -242,14 +242,20 @@ impl Keys {
     /// keyid their_keyid, next key our most recent (spec: "When you send a Data
     /// Message").
     pub fn seal(&mut self, plaintext: &[u8]) -> Outgoing {
+        self.seal_owned(Zeroizing::new(plaintext.to_vec()))
+    }
+
+    /// [`Keys::seal`], encrypting the buffer in place: once encrypted it is
+    /// no longer secret and becomes the message, not copied.
+    pub(crate) fn seal_owned(&mut self, mut plaintext: Zeroizing<Vec<u8>>) -> Outgoing {
         let sender_keyid = self.our_keyid.wrapping_sub(1);
         let recipient_keyid = self.their_keyid;
         let next_dh = self.our_current.public.clone();
         let session = self.session(1, 0);
         increment(&mut session.sent_counter);
         let counter = session.sent_counter;
-        let mut encrypted = plaintext.to_vec();
-        aes_ctr(&session.sending_aes, &counter, &mut encrypted);
+        aes_ctr(&session.sending_aes, &counter, &mut plaintext);
+        let encrypted = std::mem::take(&mut *plaintext);
         let mac_key = Zeroizing::new(session.sending_mac);
         let extra_symmetric_key = Zeroizing::new(session.extra_symmetric_key);
         let old_mac_keys = std::mem::take(&mut *self.old_mac_keys);

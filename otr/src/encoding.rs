@@ -116,6 +116,13 @@ impl Writer {
         Self::default()
     }
 
+    /// A writer that holds `capacity` bytes without growing: no partial
+    /// copy of a secret is left behind in a freed buffer, and no time is
+    /// spent reallocating.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self { bytes: Vec::with_capacity(capacity) }
+    }
+
     pub fn byte(&mut self, value: u8) -> &mut Self {
         self.bytes.push(value);
         self

@@ -12,8 +12,10 @@
 //!   hash c, the response D): that path uses `num-bigint`'s faster
 //!   variable-time modpow ([`Element::pow_public`]).
 
+use std::sync::OnceLock;
+
 use crypto_bigint::modular::ConstMontyForm;
-use crypto_bigint::{const_monty_params, U1536};
+use crypto_bigint::{const_monty_params, CtAssign, CtEq, U1536};
 use num_bigint::BigUint;
 use thiserror::Error;
 use zeroize::Zeroize;
@@ -75,6 +77,59 @@ fn minimal_be(value: &U1536) -> Vec<u8> {
     bytes[leading..].to_vec()
 }
 
+/// Bits of the exponent per row of the fixed-base table of g.
+const G_WINDOW: u32 = 4;
+const G_ROW: usize = 1 << G_WINDOW;
+/// Rows: one per window of the longest exponent.
+const G_ROWS: usize = (SMP_SECRET_BITS / G_WINDOW) as usize;
+
+/// The fixed-base table of the generator: row i holds g^(j·16^i) for
+/// j = 0..16, in Montgomery form (384 rows, 1.2 MB, built on first use with
+/// 6144 multiplications). g^e is then the product over e's 4-bit digits
+/// e_i of row i's entry e_i: one multiplication per digit and no squaring,
+/// a quarter of the work of a square-and-multiply exponentiation. The entry
+/// is picked by reading the whole row with `ct_assign`, so which entry was
+/// used does not show in the time or in the memory accessed.
+fn g_table() -> &'static [[ModP; G_ROW]] {
+    static TABLE: OnceLock<Vec<[ModP; G_ROW]>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut rows = Vec::with_capacity(G_ROWS);
+        // g^(16^i)
+        let mut base = ModP::new(&U1536::from_u8(2));
+        for _ in 0..G_ROWS {
+            let mut row = [ModP::ONE; G_ROW];
+            for j in 1..G_ROW {
+                row[j] = row[j - 1] * base;
+            }
+            base = row[G_ROW - 1] * base;
+            rows.push(row);
+        }
+        rows
+    })
+}
+
+/// g^value over the low `bits` bits of value, in constant time for a given
+/// `bits` (which is public): one table read and one multiplication per
+/// 4-bit digit.
+fn g_pow_fixed_base(value: &U1536, bits: u32) -> ModP {
+    let table = g_table();
+    let bits = bits.min(SMP_SECRET_BITS);
+    let words = value.as_words();
+    let mut result = ModP::ONE;
+    for (index, row) in table.iter().enumerate().take(bits.div_ceil(G_WINDOW) as usize) {
+        let at = index as u32 * G_WINDOW;
+        // The last digit may hold fewer bits (a public count).
+        let mask = (1u64 << G_WINDOW.min(bits - at)) - 1;
+        let digit = (words[(at / 64) as usize] >> (at % 64)) & mask;
+        let mut entry = row[0];
+        for (j, candidate) in row.iter().enumerate().skip(1) {
+            entry.ct_assign(candidate, (j as u64).ct_eq(&digit));
+        }
+        result *= entry;
+    }
+    result
+}
+
 /// An element of the group, `0 < value < p`. Wiped on drop, since the DH
 /// shared secret is one too.
 #[derive(Clone, PartialEq, Eq)]
@@ -110,9 +165,10 @@ impl Element {
         Ok(Self(value))
     }
 
-    /// g^exponent, in constant time.
+    /// g^exponent, in constant time (the time depends only on the
+    /// exponent's public bit bound), with the fixed-base table.
     pub fn g_pow(exponent: &Exponent) -> Self {
-        Self::generator().pow_secret(exponent)
+        Self(g_pow_fixed_base(&exponent.value, exponent.bits).retrieve())
     }
 
     /// self^exponent in constant time (the time depends only on the
@@ -125,6 +181,12 @@ impl Element {
     /// self^exponent for a public exponent (SMP proof checks). Variable
     /// time: never call it with a secret.
     pub fn pow_public(&self, exponent: &[u8]) -> Self {
+        if *self == Self::generator() {
+            // The exponent is public, so its length may set the work.
+            if let Some(value) = uint_from_be(exponent) {
+                return Self(g_pow_fixed_base(&value, value.bit_width_vartime()).retrieve());
+            }
+        }
         let base = BigUint::from_bytes_be(&self.to_bytes());
         let exponent = BigUint::from_bytes_be(exponent);
         let modulus = BigUint::from_bytes_be(&minimal_be(&modulus()));
@@ -302,6 +364,35 @@ mod tests {
             assert_eq!(secret, public);
             let expected = BigUint::from(2u32).modpow(&BigUint::from_bytes_be(&exponent.to_secret_bytes()), &big(&modulus()));
             assert_eq!(secret.to_bytes(), expected.to_bytes_be());
+        }
+    }
+
+    #[test]
+    fn the_fixed_base_table_agrees_with_square_and_multiply() {
+        let mut rng = SeededRng::new(b"fixed base");
+        let p = big(&modulus());
+        let two = BigUint::from(2u32);
+        for bits in [1, 2, 3, 4, 5, 63, 64, 65, 255, 256, 257, DH_SECRET_BITS, DH_SECRET_BITS + 3, 1535, SMP_SECRET_BITS] {
+            for _ in 0..3 {
+                let exponent = Exponent::random(&mut rng, bits);
+                let expected = two.modpow(&BigUint::from_bytes_be(&exponent.to_secret_bytes()), &p);
+                assert_eq!(Element::g_pow(&exponent).to_bytes(), expected.to_bytes_be(), "{bits} bits");
+                assert_eq!(Element::g_pow(&exponent), Element::generator().pow_secret(&exponent));
+                assert_eq!(Element::generator().pow_public(&exponent.to_secret_bytes()).to_bytes(), expected.to_bytes_be());
+            }
+        }
+        // Bits above the bound are not used, as pow_bounded_exp does not use them.
+        let wide = Exponent::from_bytes(&[0xff; 40], 300);
+        assert_eq!(Element::g_pow(&wide), Element::generator().pow_secret(&wide));
+        for edge in [vec![], vec![0], vec![1], vec![0xff; 192], {
+            let mut top = vec![0u8; 192];
+            top[0] = 0x80;
+            top
+        }] {
+            let expected = two.modpow(&BigUint::from_bytes_be(&edge), &p);
+            assert_eq!(Element::generator().pow_public(&edge).to_bytes(), expected.to_bytes_be());
+            let exponent = Exponent::from_bytes(&edge, SMP_SECRET_BITS);
+            assert_eq!(Element::g_pow(&exponent).to_bytes(), expected.to_bytes_be());
         }
     }
 

@@ -127,7 +127,7 @@ const ERROR_PREFIX: &str = "?OTR Error:";
 /// whitespace-tagged or not. A text whose first "?OTR" starts no known form
 /// is an error: libotr drops such a message with a warning.
 pub fn classify(text: &str) -> Result<Classified, MessageError> {
-    if text.contains(fragment::V3_MARKER) || text.contains(fragment::V2_MARKER) {
+    if is_fragment(text) {
         return Ok(Classified::Fragment(Piece::parse(text)?));
     }
     let Some((_, after)) = text.split_once(QUERY_MARKER) else {
@@ -144,6 +144,23 @@ pub fn classify(text: &str) -> Result<Classified, MessageError> {
         return Ok(Classified::Error(error.trim().to_owned()));
     }
     Err(MessageError::Unrecognised)
+}
+
+/// Whether `text` holds a fragment marker ("?OTR|" or "?OTR,") anywhere, as
+/// libotr's strstr looks: one memchr scan for '?' (base-64 has none, so an
+/// encoded message has one, at its start) rather than a substring search
+/// per marker.
+fn is_fragment(text: &str) -> bool {
+    let mut from = 0;
+    while let Some(found) = text[from..].find('?') {
+        let rest = &text[from + found..];
+        if rest.starts_with(fragment::V3_MARKER) || rest.starts_with(fragment::V2_MARKER) {
+            return true;
+        }
+        // '?' is one byte, so the next one starts a character.
+        from += found + 1;
+    }
+    false
 }
 
 /// The versions after "?OTR", read as libotr reads them: a '?' offers
@@ -165,6 +182,11 @@ fn query_versions(after_marker: &str) -> Versions {
 /// own example is), so whitespace inside is skipped; anything else that is
 /// not base-64 is an error. Padding may be left off.
 fn decode_base64(text: &str) -> Result<Vec<u8>, MessageError> {
+    // Whitespace is not base-64, so a text that decodes as it is has none:
+    // the usual case, decoded without a filtered copy.
+    if let Ok(bytes) = STANDARD_PAD_INDIFFERENT.decode(text) {
+        return Ok(bytes);
+    }
     let compact: Vec<u8> = text.bytes().filter(|byte| !byte.is_ascii_whitespace()).collect();
     Ok(STANDARD_PAD_INDIFFERENT.decode(compact)?)
 }
@@ -233,7 +255,11 @@ pub fn error_message(text: &str) -> String {
 
 /// The text form of an encoded message.
 pub fn to_text(bytes: &[u8]) -> String {
-    format!("{ENCODED_PREFIX}{}.", STANDARD.encode(bytes))
+    let mut text = String::with_capacity(ENCODED_PREFIX.len() + bytes.len().div_ceil(3) * 4 + 1);
+    text.push_str(ENCODED_PREFIX);
+    STANDARD.encode_string(bytes, &mut text);
+    text.push('.');
+    text
 }
 
 /// Message types.
@@ -378,8 +404,9 @@ pub fn received_mac_input(bytes: &[u8]) -> Result<&[u8], MessageError> {
     mac_end.and_then(|end| bytes.get(..end)).ok_or(MessageError::NotData)
 }
 
-/// The message, and for a data message where its MAC'd bytes end.
-fn decode_marking_mac(bytes: &[u8]) -> Result<(Message, Option<usize>), MessageError> {
+/// The message, and for a data message where its MAC'd bytes end: what
+/// [`decode`] and [`received_mac_input`] give, from one parse.
+pub(crate) fn decode_marking_mac(bytes: &[u8]) -> Result<(Message, Option<usize>), MessageError> {
     let mut reader = Reader::new(bytes);
     let header = read_header(&mut reader)?;
     let mut mac_end = None;
@@ -481,8 +508,17 @@ fn write_header(writer: &mut Writer, header: &Header, kind: u8) {
 }
 
 /// The binary form of a message, for [`to_text`].
+/// Header (3 + 8 bytes) and a data message's fixed fields, rounded up.
+const ENCODED_OVERHEAD: usize = 64;
+
 pub fn encode(message: &Message) -> Vec<u8> {
-    let mut writer = Writer::new();
+    let body_length = match &message.body {
+        Body::DhCommit { encrypted_gx, .. } => encrypted_gx.len() + HASHED_GX_BYTES,
+        Body::DhKey { gy } => gy.len(),
+        Body::RevealSignature { encrypted_signature, .. } | Body::Signature { encrypted_signature, .. } => encrypted_signature.len() + REVEALED_KEY_BYTES + MAC_BYTES,
+        Body::Data(data) => data.next_dh.len() + data.encrypted_message.len() + data.old_mac_keys.len() + MAC_BYTES,
+    };
+    let mut writer = Writer::with_capacity(ENCODED_OVERHEAD + body_length);
     write_header(&mut writer, &message.header, message.body.kind());
     match &message.body {
         Body::DhCommit { encrypted_gx, hashed_gx } => {
@@ -505,9 +541,40 @@ pub fn encode(message: &Message) -> Vec<u8> {
     writer.into_bytes()
 }
 
+/// Encodes a data message, its MAC being `authenticate` of the bytes the MAC
+/// covers (the `mac` field is not read): [`DataMessage::mac_input`] and
+/// [`encode`] in one pass, without building the covered bytes twice.
+pub(crate) fn encode_data(header: &Header, data: &DataMessage, authenticate: impl FnOnce(&[u8]) -> [u8; MAC_BYTES]) -> Vec<u8> {
+    let mut writer = Writer::with_capacity(ENCODED_OVERHEAD + data.next_dh.len() + data.encrypted_message.len() + data.old_mac_keys.len() + MAC_BYTES);
+    write_header(&mut writer, header, DATA);
+    data.write_authenticated(&mut writer);
+    let mac = authenticate(writer.as_slice());
+    writer.raw(&mac).data(&data.old_mac_keys);
+    writer.into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fragment_markers_are_found_anywhere() {
+        for (text, expected) in [
+            ("?OTR|1|2,00001,00002,abc,", true),
+            ("?OTR,00001,00002,abc,", true),
+            ("hi ?OTR|", true),
+            ("?? ?OTR ?OTR: ?OTR,", true),
+            ("?OTR:AAMD.", false),
+            ("?OTRv23?", false),
+            ("?OTR", false),
+            ("¿?OTR|é", true),
+            ("é?", false),
+            ("", false),
+        ] {
+            assert_eq!(is_fragment(text), expected, "{text:?}");
+            assert_eq!(is_fragment(text), text.contains(fragment::V3_MARKER) || text.contains(fragment::V2_MARKER));
+        }
+    }
 
     const ALICE: u32 = 0x27e3_1599;
     const BOB: u32 = 0x27e3_1597;

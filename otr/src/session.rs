@@ -189,6 +189,18 @@ pub struct Conversation {
 /// Why a data message for no private session could not be read.
 const NO_PRIVATE_CONVERSATION: &str = "an encrypted message arrived but there is no private conversation";
 
+/// Decrypted text as a string to show, invalid UTF-8 replaced (as
+/// `String::from_utf8_lossy`), moved rather than copied when it is valid.
+fn secret_text(mut bytes: Zeroizing<Vec<u8>>) -> Zeroizing<String> {
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => Zeroizing::new(text),
+        Err(error) => {
+            let bytes = Zeroizing::new(error.into_bytes());
+            Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
+        }
+    }
+}
+
 /// The instance key of a message: the sender's tag in version 3, 0 in 2.
 fn instance_key(header: &Header) -> u32 {
     match header.version {
@@ -285,20 +297,24 @@ impl Conversation {
     }
 
     /// An encoded message as the texts that go out (fragmented if asked).
-    fn texts(&self, message: &Message) -> Vec<String> {
-        let text = message::to_text(&message::encode(message));
+    fn texts(&self, encoded: &[u8], header: &Header) -> Vec<String> {
+        let text = message::to_text(encoded);
         match self.settings.max_fragment {
             // Encoded messages hold no comma, the one thing that cannot be
             // fragmented; were one ever refused, it goes whole.
             Some(limit) if text.len() > limit => {
-                fragment::fragment(&text, limit, message.header.version, message.header.sender, message.header.receiver).unwrap_or_else(|_| vec![text])
+                fragment::fragment(&text, limit, header.version, header.sender, header.receiver).unwrap_or_else(|_| vec![text])
             }
             _ => vec![text],
         }
     }
 
     fn transmit(&self, out: &mut Vec<Output>, message: &Message, request: Option<u64>, encrypted: bool) {
-        let texts = self.texts(message);
+        self.transmit_encoded(out, &message::encode(message), &message.header, request, encrypted);
+    }
+
+    fn transmit_encoded(&self, out: &mut Vec<Output>, encoded: &[u8], header: &Header, request: Option<u64>, encrypted: bool) {
+        let texts = self.texts(encoded, header);
         let last = texts.len().saturating_sub(1);
         for (index, text) in texts.into_iter().enumerate() {
             out.push(Output::Transmit { text, request: if index == last { request } else { None }, encrypted });
@@ -383,25 +399,25 @@ impl Conversation {
             // Only a record over 64 KiB fails, and none of ours is.
             return;
         };
-        let sealed = private.keys.seal(&payload);
+        let sealed = private.keys.seal_owned(payload);
         let header = match instance.version {
             Version::V2 => Header { version: Version::V2, kind: message::DATA, sender: 0, receiver: 0 },
             Version::V3 => Header { version: Version::V3, kind: message::DATA, sender: our_tag, receiver: key },
         };
-        let mut data = DataMessage {
+        let data = DataMessage {
             flags,
             sender_keyid: sealed.sender_keyid,
             recipient_keyid: sealed.recipient_keyid,
             next_dh: sealed.next_dh.to_bytes(),
             ctr: sealed.counter,
             encrypted_message: sealed.encrypted,
+            // Set by encode_data over the bytes it covers.
             mac: [0; data::MAC_BYTES],
             old_mac_keys: sealed.old_mac_keys,
         };
-        data.mac = data::mac(&sealed.mac_key, &data.mac_input(&header));
+        let encoded = message::encode_data(&header, &data, |authenticated| data::mac(&sealed.mac_key, authenticated));
         instance.last_sent = Some(env.now);
-        let message = Message { header, body: Body::Data(data) };
-        self.transmit(out, &message, request, true);
+        self.transmit_encoded(out, &encoded, &header, request, true);
     }
 
     /// "User requests to end an OTR conversation".
@@ -511,8 +527,8 @@ impl Conversation {
     }
 
     fn receive_encoded(&mut self, env: &mut Env<'_>, bytes: &[u8], out: &mut Vec<Output>) {
-        let message = match message::decode(bytes) {
-            Ok(message) => message,
+        let (message, mac_end) = match message::decode_marking_mac(bytes) {
+            Ok(decoded) => decoded,
             Err(error) => {
                 out.push(Output::Notice(Notice::Dropped(format!("a malformed OTR message: {error}"))));
                 return;
@@ -572,9 +588,10 @@ impl Conversation {
                 self.receive_ake(env, key, header.version, AkeMessage::RevealSignature { revealed_key, encrypted_signature, mac }, out)
             }
             Body::Signature { encrypted_signature, mac } => self.receive_ake(env, key, header.version, AkeMessage::Signature { encrypted_signature, mac }, out),
-            Body::Data(data) => match message::received_mac_input(bytes) {
-                Ok(authenticated) => self.receive_data(env, key, authenticated, &data, out),
-                Err(error) => out.push(Output::Notice(Notice::Dropped(error.to_string()))),
+            // The MAC covers the bytes as they arrived (see received_mac_input).
+            Body::Data(data) => match mac_end.and_then(|end| bytes.get(..end)) {
+                Some(authenticated) => self.receive_data(env, key, authenticated, &data, out),
+                None => out.push(Output::Notice(Notice::Dropped(message::MessageError::NotData.to_string()))),
             },
         }
     }
@@ -674,23 +691,35 @@ impl Conversation {
                 return;
             }
         };
-        let payload = match tlv::decode_payload(&opened.plaintext) {
-            Ok(payload) => payload,
+        // tlv::decode_payload's reading, with the text left in place: the
+        // plaintext buffer becomes the displayed text, not copied again.
+        let mut plaintext = opened.plaintext;
+        // CStr's search is memchr's, many bytes a step.
+        let text_end = std::ffi::CStr::from_bytes_until_nul(&plaintext).ok().map(|text| text.to_bytes().len());
+        let records = match text_end {
+            Some(end) => tlv::decode_records(&plaintext[end + 1..]),
+            None => Ok(Vec::new()),
+        };
+        let tlvs = match records {
+            Ok(tlvs) => tlvs,
             Err(error) => {
                 out.push(Output::Notice(Notice::Dropped(format!("an encrypted message with malformed records: {error}"))));
                 return;
             }
         };
-        if !payload.text.is_empty() {
-            let text = String::from_utf8_lossy(&payload.text).into_owned();
-            out.push(Output::Display { text: Zeroizing::new(text), encrypted: true });
+        if let Some(end) = text_end {
+            // Still wiped with the rest: Vec's zeroize covers its capacity.
+            plaintext.truncate(end);
+        }
+        if !plaintext.is_empty() {
+            out.push(Output::Display { text: secret_text(plaintext), encrypted: true });
         }
         self.current = Some(key);
         let mut smp_replies = Vec::new();
         let mut finished = false;
         if let Some(instance) = self.instances.get_mut(&key) {
             if let MessageState::Private(private) = &mut instance.state {
-                for record in &payload.tlvs {
+                for record in &tlvs {
                     match record.kind {
                         tlv::DISCONNECTED => finished = true,
                         tlv::SMP_1 | tlv::SMP_1_QUESTION | tlv::SMP_2 | tlv::SMP_3 | tlv::SMP_4 | tlv::SMP_ABORT => {

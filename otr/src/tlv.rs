@@ -57,7 +57,8 @@ pub fn encode_payload(text: &[u8], tlvs: &[Tlv]) -> Result<Zeroizing<Vec<u8>>, T
     if tlvs.len() > MAX_RECORDS {
         return Err(TlvError::TooManyRecords);
     }
-    let mut writer = Writer::new();
+    let length = text.len() + 1 + tlvs.iter().map(|tlv| 4 + tlv.value.len()).sum::<usize>();
+    let mut writer = Writer::with_capacity(length);
     writer.raw(text);
     if !tlvs.is_empty() {
         writer.byte(0);
@@ -76,7 +77,13 @@ pub fn encode_payload(text: &[u8], tlvs: &[Tlv]) -> Result<Zeroizing<Vec<u8>>, T
 pub fn decode_payload(bytes: &[u8]) -> Result<Payload, TlvError> {
     let mut parts = bytes.splitn(2, |&byte| byte == 0);
     let text = parts.next().unwrap_or_default();
-    let mut rest = parts.next().unwrap_or_default();
+    let rest = parts.next().unwrap_or_default();
+    let tlvs = decode_records(rest)?;
+    Ok(Payload { text: Zeroizing::new(text.to_vec()), tlvs })
+}
+
+/// The records after the NUL, read as [`decode_payload`] reads them.
+pub(crate) fn decode_records(mut rest: &[u8]) -> Result<Vec<Tlv>, TlvError> {
     let mut tlvs = Vec::new();
     while let [kind_high, kind_low, length_high, length_low, after @ ..] = rest {
         let length = usize::from(u16::from_be_bytes([*length_high, *length_low]));
@@ -89,7 +96,7 @@ pub fn decode_payload(bytes: &[u8]) -> Result<Payload, TlvError> {
         tlvs.push(Tlv::new(u16::from_be_bytes([*kind_high, *kind_low]), value.to_vec()));
         rest = next;
     }
-    Ok(Payload { text: Zeroizing::new(text.to_vec()), tlvs })
+    Ok(tlvs)
 }
 
 #[cfg(test)]
