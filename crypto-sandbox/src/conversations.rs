@@ -37,11 +37,19 @@ struct AccountOtr {
     peers: Peers,
 }
 
+/// A policy and whether it lets version 2 in (ALLOW_V2, on by default for
+/// old peers such as python-otr).
+#[derive(Clone, Copy)]
+struct Chosen {
+    policy: Policy,
+    allow_v2: bool,
+}
+
 /// An account's conversations, apart from its key so both can be borrowed.
 struct Peers {
     instance_tag: InstanceTag,
-    policy: Policy,
-    peer_policies: HashMap<String, Policy>,
+    account_policy: Chosen,
+    peer_policies: HashMap<String, Chosen>,
     open: HashMap<String, Conversation>,
 }
 
@@ -53,8 +61,8 @@ impl Peers {
             if self.open.len() >= MAX_CONVERSATIONS {
                 return None;
             }
-            let policy = self.peer_policies.get(peer).copied().unwrap_or(self.policy);
-            let settings = Settings { policy, allow_v2: true, max_fragment: Some(max_fragment), account_name: account.to_owned() };
+            let Chosen { policy, allow_v2 } = self.peer_policies.get(peer).copied().unwrap_or(self.account_policy);
+            let settings = Settings { policy, allow_v2, max_fragment: Some(max_fragment), account_name: account.to_owned() };
             self.open.insert(peer.to_owned(), Conversation::new(settings, self.instance_tag));
         }
         self.open.get_mut(peer)
@@ -110,7 +118,7 @@ impl Conversations {
         let fingerprint = fingerprint_human(&key.public_key().fingerprint());
         let instance_tag = InstanceTag::random(&mut self.rng);
         let policy = policy.parse().unwrap_or_default();
-        let peers = Peers { instance_tag, policy, peer_policies: HashMap::new(), open: HashMap::new() };
+        let peers = Peers { instance_tag, account_policy: Chosen { policy, allow_v2: true }, peer_policies: HashMap::new(), open: HashMap::new() };
         self.accounts.insert(account.to_owned(), AccountOtr { key, peers });
         report(otr_event(account, OtrEvent::KeyGeneration { done: true, fingerprint: Some(fingerprint) }));
     }
@@ -250,25 +258,28 @@ impl Conversations {
             return out;
         };
         match request {
-            OtrRequest::Policy { peer: None, policy } => match policy.parse::<Policy>() {
+            OtrRequest::Policy { peer: None, policy, allow_v2 } => match policy.parse::<Policy>() {
                 Ok(policy) => {
-                    state.peers.policy = policy;
+                    let chosen = Chosen { policy, allow_v2: allow_v2.unwrap_or(state.peers.account_policy.allow_v2) };
+                    state.peers.account_policy = chosen;
                     for (peer, conversation) in &mut state.peers.open {
                         if !state.peers.peer_policies.contains_key(peer) {
-                            conversation.set_policy(policy);
+                            conversation.set_policy(chosen.policy, chosen.allow_v2);
                         }
                     }
-                    out.push(otr_event(account, OtrEvent::Policy { peer: None, policy: policy.name().into() }));
+                    out.push(otr_event(account, OtrEvent::Policy { peer: None, policy: policy.name().into(), allow_v2: chosen.allow_v2 }));
                 }
                 Err(error) => out.push(failed(account, None, ErrorCode::BadCommand, error.to_string())),
             },
-            OtrRequest::Policy { peer: Some(peer), policy } => match policy.parse::<Policy>() {
+            OtrRequest::Policy { peer: Some(peer), policy, allow_v2 } => match policy.parse::<Policy>() {
                 Ok(policy) => {
-                    state.peers.peer_policies.insert(peer.clone(), policy);
+                    let before = state.peers.peer_policies.get(&peer).copied().unwrap_or(state.peers.account_policy);
+                    let chosen = Chosen { policy, allow_v2: allow_v2.unwrap_or(before.allow_v2) };
+                    state.peers.peer_policies.insert(peer.clone(), chosen);
                     if let Some(conversation) = state.peers.open.get_mut(&peer) {
-                        conversation.set_policy(policy);
+                        conversation.set_policy(chosen.policy, chosen.allow_v2);
                     }
-                    out.push(otr_event(account, OtrEvent::Policy { peer: Some(peer), policy: policy.name().into() }));
+                    out.push(otr_event(account, OtrEvent::Policy { peer: Some(peer), policy: policy.name().into(), allow_v2: chosen.allow_v2 }));
                 }
                 Err(error) => out.push(failed(account, Some(&peer), ErrorCode::BadCommand, error.to_string())),
             },
@@ -421,7 +432,7 @@ mod tests {
         assert!(matches!(&answer[..], [FromCrypto::Otr { event: OtrEvent::Failed { failure, .. }, .. }] if failure.code == ErrorCode::NotPrivate));
         let answer = alice.request("alice@example.org", OtrRequest::Trust { peer: "bob@example.org".into(), fingerprint: "not hex".into() }, Instant::now());
         assert!(matches!(&answer[..], [FromCrypto::Otr { event: OtrEvent::Failed { failure, .. }, .. }] if failure.code == ErrorCode::BadCommand));
-        let answer = alice.request("alice@example.org", OtrRequest::Policy { peer: None, policy: "always".into() }, Instant::now());
+        let answer = alice.request("alice@example.org", OtrRequest::Policy { peer: None, policy: "always".into(), allow_v2: None }, Instant::now());
         assert!(matches!(&answer[..], [FromCrypto::Otr { event: OtrEvent::Failed { failure, .. }, .. }] if failure.code == ErrorCode::BadCommand));
     }
 }

@@ -22,8 +22,9 @@ pub enum OtrRequest {
     Smp { peer: String, question: Option<SecretText>, secret: SecretText },
     /// Answer the peer's SMP.
     SmpAnswer { peer: String, secret: SecretText },
-    /// Set the policy for the account, or for one peer.
-    Policy { peer: Option<String>, policy: String },
+    /// Set the policy for the account, or for one peer; `allow_v2` none
+    /// keeps version 2 as it was (allowed, by default).
+    Policy { peer: Option<String>, policy: String, allow_v2: Option<bool> },
 }
 
 impl OtrRequest {
@@ -86,7 +87,7 @@ pub enum OtrEvent {
     /// Our fingerprint (`peer` none) or the peer's.
     Fingerprint { peer: Option<String>, fingerprint: String },
     /// A policy was set.
-    Policy { peer: Option<String>, policy: String },
+    Policy { peer: Option<String>, policy: String, allow_v2: bool },
     /// A fingerprint was marked verified.
     Trusted { peer: String, fingerprint: String },
     /// The account's OTR key is being made (it takes seconds) or is ready.

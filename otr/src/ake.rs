@@ -127,7 +127,7 @@ enum Side {
 }
 
 impl Side {
-    fn keys<'a>(self, keys: &'a AkeKeys) -> (&'a [u8; 16], &'a [u8; 32], &'a [u8; 32]) {
+    fn keys(self, keys: &AkeKeys) -> (&[u8; 16], &[u8; 32], &[u8; 32]) {
         match self {
             Side::RevealSignature => (&keys.c, &keys.m1, &keys.m2),
             Side::Signature => (&keys.c_prime, &keys.m1_prime, &keys.m2_prime),

@@ -23,7 +23,7 @@ impl Flags {
 }
 
 /// The policy a user chooses, per account and per contact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Policy {
     /// No OTR at all: messages pass untouched, OTR messages are shown as
     /// they came.
@@ -35,6 +35,7 @@ pub enum Policy {
     Manual,
     /// Nothing leaves unencrypted: a message waits for the private
     /// conversation or is refused. The default for new accounts.
+    #[default]
     Require,
 }
 
@@ -69,12 +70,6 @@ impl Policy {
             Policy::Manual => "manual",
             Policy::Require => "require",
         }
-    }
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy::Require
     }
 }
 

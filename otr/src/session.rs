@@ -228,8 +228,9 @@ impl Conversation {
         self.settings.policy.flags(self.settings.allow_v2)
     }
 
-    pub fn set_policy(&mut self, policy: Policy) {
+    pub fn set_policy(&mut self, policy: Policy, allow_v2: bool) {
         self.settings.policy = policy;
+        self.settings.allow_v2 = allow_v2;
     }
 
     pub fn policy(&self) -> Policy {

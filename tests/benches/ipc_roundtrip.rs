@@ -241,6 +241,7 @@ fn net(frame: &[u8], out: &mut Vec<u8>) -> Result<()> {
 fn broker_from_net(frame: &[u8], out: &mut Vec<u8>) -> Result<()> {
     match codec::decode::<FromNet>(frame).map_err(codec_error)? {
         FromNet::Pong(probe) => codec::encode_into(&ToCrypto::Pong(probe), out).map_err(codec_error),
+        other => Err(format!("baseline: the broker got {other:?} from net")),
     }
 }
 

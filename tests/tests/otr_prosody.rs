@@ -109,7 +109,7 @@ struct Carrier {
 
 impl Carrier {
     /// libotr → Bob's Burrow → Prosody → Alice.
-    fn from_libotr(&mut self) -> usize {
+    fn carry_from_libotr(&mut self) -> usize {
         let bodies = self.peer.drain_wire();
         for body in &bodies {
             // One line per /msg: only libotr's query text has line breaks,
@@ -123,7 +123,7 @@ impl Carrier {
 
     /// Alice → Prosody → Bob's Burrow → libotr: what has arrived, waiting
     /// up to `first` for something and then until a short lull.
-    fn to_libotr(&mut self, first: Duration) -> usize {
+    fn carry_to_libotr(&mut self, first: Duration) -> usize {
         let mut wait = first;
         while self.bob.next_event(wait).is_some() {
             wait = Duration::from_millis(300);
@@ -143,7 +143,7 @@ impl Carrier {
     /// Carries both ways until a round moves nothing (bounded).
     fn settle(&mut self) {
         for _ in 0..40 {
-            let moved = self.from_libotr() + self.to_libotr(Duration::from_millis(1500));
+            let moved = self.carry_from_libotr() + self.carry_to_libotr(Duration::from_millis(1500));
             if moved == 0 {
                 return;
             }

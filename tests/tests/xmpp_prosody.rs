@@ -18,10 +18,6 @@ fn options(prosody: &Prosody, port: u16) -> String {
     format!("server=127.0.0.1:{port} policy=manual ca={}", prosody.ca_pem_path().display())
 }
 
-fn error_for(burrow: &mut Burrow, jid: &str) -> Value {
-    burrow.expect(&format!("an error for {jid}"), LOGIN, |event| event["event"] == "error" && event["account"] == jid)
-}
-
 #[test]
 fn logs_in_with_scram_over_starttls_and_direct_tls() {
     let prosody = Prosody::shared();
@@ -184,14 +180,14 @@ fn a_cut_connection_resumes_and_nothing_is_lost_or_doubled() {
     a.expect("alice back online", LOGIN, |event| event["event"] == "account" && event["account"] == alice.as_str() && event["state"] == "online");
     assert!(proxy.connections_accepted() >= 2, "alice did not reconnect through the proxy");
 
-    let to_bob = b.wait_for_messages(&bob, &alice, 2, LOGIN);
+    let first_wait = b.wait_for_messages(&bob, &alice, 2, LOGIN);
     let to_alice = a.wait_for_messages(&alice, &bob, 3, LOGIN);
     // Time for any duplicate to show up.
     a.collect(Duration::from_secs(3));
     b.collect(Duration::from_secs(1));
     let to_bob: Vec<String> = b.seen.iter().filter(|event| event["event"] == "message").map(|event| event["text"].as_str().unwrap().to_owned()).collect();
     let to_alice_all: Vec<String> = a.seen.iter().filter(|event| event["event"] == "message").map(|event| event["text"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(to_bob, vec!["before the cut", "sent during the cut"], "(first wait saw {to_bob:?})");
+    assert_eq!(to_bob, vec!["before the cut", "sent during the cut"], "(first wait saw {first_wait:?})");
     assert_eq!(to_alice_all, vec!["to alice during the cut 1", "to alice during the cut 2", "to alice during the cut 3"], "(first wait saw {to_alice:?})");
     let sent_during: Vec<&Value> = a.seen.iter().filter(|event| event["event"] == "sent").collect();
     assert_eq!(sent_during.len(), 2, "each message reported sent once: {sent_during:#?}");

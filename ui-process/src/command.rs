@@ -190,10 +190,19 @@ fn parse_smp_answer(rest: &str) -> Result<Command, String> {
     Ok(Command::Otr { account, request: OtrRequest::SmpAnswer { peer, secret: SecretText::new(secret.to_owned()) } })
 }
 
-/// `/policy JID [PEER] never|opportunistic|manual|require`.
+/// `/policy JID [PEER] never|opportunistic|manual|require [v2=allow|deny]`.
 fn parse_policy(rest: &str) -> Result<Command, String> {
-    const USAGE: &str = "usage: /policy JID [PEER] never|opportunistic|manual|require";
-    let words: Vec<&str> = rest.split_whitespace().collect();
+    const USAGE: &str = "usage: /policy JID [PEER] never|opportunistic|manual|require [v2=allow|deny]";
+    let mut words: Vec<&str> = rest.split_whitespace().collect();
+    let allow_v2 = match words.last().and_then(|word| word.strip_prefix("v2=")) {
+        Some("allow") => Some(true),
+        Some("deny") => Some(false),
+        Some(_) => return Err(USAGE.into()),
+        None => None,
+    };
+    if allow_v2.is_some() {
+        words.pop();
+    }
     let (account, peer, policy) = match words[..] {
         [account, policy] => (account, None, policy),
         [account, peer, policy] => (account, Some(peer_of(Some(peer))?), policy),
@@ -202,7 +211,7 @@ fn parse_policy(rest: &str) -> Result<Command, String> {
     if !POLICIES.contains(&policy) {
         return Err(USAGE.into());
     }
-    Ok(Command::Otr { account: account_of(account)?, request: OtrRequest::Policy { peer, policy: policy.to_owned() } })
+    Ok(Command::Otr { account: account_of(account)?, request: OtrRequest::Policy { peer, policy: policy.to_owned(), allow_v2 } })
 }
 
 /// `/account add JID PASSWORD [server=HOST:PORT] [ca=PEM_PATH] [tor=…]
@@ -319,8 +328,11 @@ mod tests {
         assert_eq!(otr("/fingerprint a@b.org"), OtrRequest::Fingerprint { peer: None });
         assert_eq!(otr("/fingerprint a@b.org c@d.org"), OtrRequest::Fingerprint { peer: Some("c@d.org".into()) });
         assert_eq!(otr("/trust a@b.org c@d.org AAAA BBBB"), OtrRequest::Trust { peer: "c@d.org".into(), fingerprint: "AAAA BBBB".into() });
-        assert_eq!(otr("/policy a@b.org manual"), OtrRequest::Policy { peer: None, policy: "manual".into() });
-        assert_eq!(otr("/policy a@b.org c@d.org never"), OtrRequest::Policy { peer: Some("c@d.org".into()), policy: "never".into() });
+        assert_eq!(otr("/policy a@b.org manual"), OtrRequest::Policy { peer: None, policy: "manual".into(), allow_v2: None });
+        assert_eq!(otr("/policy a@b.org c@d.org never"), OtrRequest::Policy { peer: Some("c@d.org".into()), policy: "never".into(), allow_v2: None });
+        assert_eq!(otr("/policy a@b.org c@d.org require v2=deny"), OtrRequest::Policy { peer: Some("c@d.org".into()), policy: "require".into(), allow_v2: Some(false) });
+        assert_eq!(otr("/policy a@b.org manual v2=allow"), OtrRequest::Policy { peer: None, policy: "manual".into(), allow_v2: Some(true) });
+        assert!(parse("/policy a@b.org manual v2=maybe").is_err());
         let OtrRequest::Smp { question, secret, .. } = otr("/smp a@b.org c@d.org Where did we meet? ? the old  harbour") else { panic!() };
         assert_eq!((question.unwrap().expose(), secret.expose()), ("Where did we meet?", "the old  harbour"));
         let OtrRequest::Smp { question, secret, .. } = otr("/smp a@b.org c@d.org swordfish") else { panic!() };

@@ -215,9 +215,10 @@ impl Output {
                 let whose = peer.clone().unwrap_or_else(|| format!("{account} (yours)"));
                 self.emit("fingerprint", fields, format!("fingerprint of {whose}: {fingerprint}"));
             }
-            OtrEvent::Policy { peer, policy } => {
+            OtrEvent::Policy { peer, policy, allow_v2 } => {
                 let about = peer.clone().unwrap_or_else(|| "all contacts without their own".into());
-                self.emit("policy", json!({ "account": account, "peer": peer, "policy": policy }), format!("OTR policy for {about}: {policy}"));
+                let v2 = if allow_v2 { "version 2 allowed for old clients" } else { "version 3 only" };
+                self.emit("policy", json!({ "account": account, "peer": peer, "policy": policy, "allow_v2": allow_v2 }), format!("OTR policy for {about}: {policy} ({v2})"));
             }
             OtrEvent::Trusted { peer, fingerprint } => {
                 self.emit("trusted", json!({ "account": account, "peer": peer, "fingerprint": fingerprint }), format!("{peer}'s fingerprint {fingerprint} marked verified"));
