@@ -209,6 +209,9 @@ impl Conversations {
                     }
                 }
                 Output::Notice(notice) => out.push(otr_event(account, OtrEvent::Notice { peer: peer.into(), message: notice_text(&notice) })),
+                // Nothing in Burrow uses the extra symmetric key yet (file
+                // transfer will): the key is dropped, and so wiped, here.
+                Output::ExtraSymmetricKey { .. } => {}
                 Output::Refused { request, reason } => {
                     out.push(FromCrypto::Refused { account: account.into(), peer: peer.into(), request, reason: reason.explain().into() });
                 }

@@ -8,6 +8,7 @@ pub mod ake;
 pub mod data;
 pub mod dsa;
 pub mod encoding;
+pub mod extra_key;
 pub mod fragment;
 pub mod group;
 pub mod instance_tag;

@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 use crate::ake::{AkeError, AkeMessage, AuthState, Established};
 use crate::data::{self, Keys};
 use crate::dsa::{PrivateKey, PublicKey};
+use crate::extra_key::{ExtraKey, KeyUse};
 use crate::fragment::{self, Reassembler};
 use crate::instance_tag::InstanceTag;
 use crate::message::{self, Body, Classified, DataMessage, Header, Message, Version, Versions, IGNORE_UNREADABLE};
@@ -113,6 +114,9 @@ pub enum Output {
     Notice(Notice),
     /// A message of the user's will not be sent.
     Refused { request: u64, reason: Refusal },
+    /// The peer announced a use of the extra symmetric key: the key, derived
+    /// here, for whatever in this process serves that use. Never for the UI.
+    ExtraSymmetricKey { key_use: KeyUse, key: ExtraKey },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -392,14 +396,14 @@ impl Conversation {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn send_data(&mut self, env: &mut Env<'_>, out: &mut Vec<Output>, key: u32, text: &[u8], tlvs: &[Tlv], flags: u8, request: Option<u64>) {
+    /// Sends a data message to instance `key`; returns the extra symmetric
+    /// key of the keys that protect it, when it was sent.
+    fn send_data(&mut self, env: &mut Env<'_>, out: &mut Vec<Output>, key: u32, text: &[u8], tlvs: &[Tlv], flags: u8, request: Option<u64>) -> Option<ExtraKey> {
         let our_tag = self.our_tag.value();
-        let Some(instance) = self.instances.get_mut(&key) else { return };
-        let MessageState::Private(private) = &mut instance.state else { return };
-        let Ok(payload) = tlv::encode_payload(text, tlvs) else {
-            // Only a record over 64 KiB fails, and none of ours is.
-            return;
-        };
+        let instance = self.instances.get_mut(&key)?;
+        let MessageState::Private(private) = &mut instance.state else { return None };
+        // Only a record over 64 KiB fails, and none of ours is.
+        let payload = tlv::encode_payload(text, tlvs).ok()?;
         let sealed = private.keys.seal_owned(payload);
         let header = match instance.version {
             Version::V2 => Header { version: Version::V2, kind: message::DATA, sender: 0, receiver: 0 },
@@ -418,7 +422,9 @@ impl Conversation {
         };
         let encoded = message::encode_data(&header, &data, |authenticated| data::mac(&sealed.mac_key, authenticated));
         instance.last_sent = Some(env.now);
+        let extra = ExtraKey::new(sealed.extra_symmetric_key);
         self.transmit_encoded(out, &encoded, &header, request, true);
+        Some(extra)
     }
 
     /// "User requests to end an OTR conversation".
@@ -695,6 +701,7 @@ impl Conversation {
         // tlv::decode_payload's reading, with the text left in place: the
         // plaintext buffer becomes the displayed text, not copied again.
         let mut plaintext = opened.plaintext;
+        let opened_extra_key = opened.extra_symmetric_key;
         // CStr's search is memchr's, many bytes a step.
         let text_end = std::ffi::CStr::from_bytes_until_nul(&plaintext).ok().map(|text| text.to_bytes().len());
         let records = match text_end {
@@ -732,8 +739,11 @@ impl Conversation {
                                 out.push(Output::Smp { event, fingerprint: Some(private.fingerprint) });
                             }
                         }
-                        // The extra symmetric key has no use in Burrow yet;
-                        // the record is read and ignored, as unknown ones are.
+                        tlv::EXTRA_SYMMETRIC_KEY => match KeyUse::from_tlv(record) {
+                            Ok(key_use) => out.push(Output::ExtraSymmetricKey { key_use, key: ExtraKey::new(opened_extra_key.clone()) }),
+                            Err(error) => out.push(Output::Notice(Notice::Dropped(error.to_string()))),
+                        },
+                        // Padding, and types this version does not know.
                         _ => {}
                     }
                 }
@@ -828,6 +838,17 @@ impl Conversation {
         self.send_data(env, &mut out, key, b"", &[record], IGNORE_UNREADABLE, None);
         out.push(Output::Smp { event: SmpEvent::Aborted, fingerprint: self.report().fingerprint });
         out
+    }
+
+    /// Derives the extra symmetric key for `key_use` in the current private
+    /// session and tells the peer (a type 8 TLV in an otherwise empty data
+    /// message), so both hold the same key. `None` when not private.
+    pub fn extra_symmetric_key(&mut self, env: &mut Env<'_>, key_use: &KeyUse) -> Option<(ExtraKey, Vec<Output>)> {
+        let key = self.current?;
+        let record = key_use.to_tlv().ok()?;
+        let mut out = Vec::new();
+        let extra = self.send_data(env, &mut out, key, b"", &[record], IGNORE_UNREADABLE, None)?;
+        Some((extra, out))
     }
 
     /// The long-term key of the current private session's peer.
@@ -1126,6 +1147,28 @@ mod tests {
             assert!(matches!(&out[..], [Output::Transmit { .. }]), "{out:?}");
             assert!(conversation.instances.len() <= MAX_INSTANCES);
         }
+    }
+
+    #[test]
+    fn both_sides_hold_the_same_extra_symmetric_key_and_only_they() {
+        let (mut alice, mut bob) = private_pair(Policy::Manual, None);
+        let now = Instant::now();
+        let key_use = KeyUse { code: 1, data: b"holiday.jpg".to_vec() };
+        let (mut env, conversation) = alice.env(now);
+        let (alice_key, out) = conversation.extra_symmetric_key(&mut env, &key_use).unwrap();
+        let wire = exchange(&mut alice, &mut bob, out, now);
+        let announced = bob.events.iter().find_map(|event| match event {
+            Output::ExtraSymmetricKey { key_use, key } => Some((key_use.clone(), key.clone())),
+            _ => None,
+        });
+        assert_eq!(announced, Some((key_use, alice_key.clone())));
+        assert!(bob.shown.is_empty(), "the announcement shows nothing");
+        let hex: String = alice_key.expose().iter().map(|byte| format!("{byte:02x}")).collect();
+        assert!(!wire.iter().any(|text| text.contains(&hex)), "the key itself never crosses");
+        // Not private: no key.
+        let mut carol = Side::new("carol", &keys().0, Policy::Manual, None);
+        let (mut env, conversation) = carol.env(now);
+        assert!(conversation.extra_symmetric_key(&mut env, &KeyUse { code: 1, data: vec![] }).is_none());
     }
 
     #[test]

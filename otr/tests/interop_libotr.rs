@@ -6,6 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use base64::Engine;
+use otr::extra_key::KeyUse;
 use otr::policy::Policy;
 use support::scenarios::*;
 use support::*;
@@ -148,4 +149,18 @@ fn simultaneous_start_settles_on_one_session() {
         burrow_says(&mut link, "after the race");
         peer_says(&mut link, "after the race, too");
     }
+}
+
+#[test]
+fn the_extra_symmetric_key_announcement_reaches_libotr() {
+    let mut link = private_link(Kind::Libotr, true, None);
+    let key_use = KeyUse { code: 0x0001_0203, data: b"holiday.jpg".to_vec() };
+    let (key, out) = link.with_burrow(|conversation, env| conversation.extra_symmetric_key(env, &key_use)).expect("private");
+    link.queue(out);
+    link.pump();
+    let symkey = link.peer_seen("symkey").last().map(|event| (*event).clone()).expect("libotr's received_symkey");
+    assert_eq!(symkey["use"], 0x0001_0203, "{symkey}");
+    assert_eq!(unb64(symkey["usedata_b64"].as_str().unwrap()), b"holiday.jpg");
+    assert_eq!(unb64(symkey["key_b64"].as_str().unwrap()), key.expose(), "libotr derived the same key");
+    assert!(link.shown.is_empty(), "nothing shown to either user");
 }

@@ -523,12 +523,13 @@ static void cb_received_symkey(void *opdata, ConnContext *context, unsigned int 
                                const unsigned char *symkey)
 {
     Peer *p = opdata;
-    (void)symkey;
     if (p->bench) return;
     ev_begin("symkey");
     ev_str("peer", context->username);
     ev_int("use", use);
     ev_b64("usedata_b64", usedata, usedatalen);
+    /* A test peer: the key is printed so the test can compare both sides'. */
+    ev_b64("key_b64", symkey, OTRL_EXTRAKEY_BYTES);
     ev_end();
 }
 

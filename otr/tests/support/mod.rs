@@ -4,6 +4,7 @@
 //! it, shuttling what either side transmits and keeping everything seen.
 #![allow(dead_code)]
 
+use otr::extra_key::{ExtraKey, KeyUse};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -218,6 +219,8 @@ pub struct Link {
     /// Notices and refusals, as Debug text.
     pub notices: Vec<String>,
     pub refused: Vec<Output>,
+    /// Uses of the extra symmetric key the peer announced, with the key.
+    pub extra_keys: Vec<(KeyUse, ExtraKey)>,
     /// The peer's events other than inject/out/polled.
     pub peer_events: Vec<Value>,
     next_request: u64,
@@ -244,6 +247,7 @@ impl Link {
             smp: Vec::new(),
             notices: Vec::new(),
             refused: Vec::new(),
+            extra_keys: Vec::new(),
             peer_events: Vec::new(),
             next_request: 1,
         }
@@ -294,6 +298,7 @@ impl Link {
                 Output::Smp { event, .. } => self.smp.push(event),
                 Output::Notice(notice) => self.notices.push(format!("{notice:?}")),
                 refused @ Output::Refused { .. } => self.refused.push(refused),
+                Output::ExtraSymmetricKey { key_use, key } => self.extra_keys.push((key_use, key)),
             }
         }
         transmit
