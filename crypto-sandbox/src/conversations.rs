@@ -23,6 +23,8 @@ use otr::session::{Conversation, Env, Notice, Output, Settings, State};
 use otr::smp::SmpEvent;
 use otr::trust::{MemoryTrustStore, Trust, TrustStore};
 
+use crypto_sandbox::vault::contents::{FingerprintRecord, OtrKeyRecord, PeerPolicyRecord, TrustRecord};
+
 /// Conversations one account may hold: beyond this a flood of new peers is
 /// refused rather than allowed to exhaust memory.
 pub const MAX_CONVERSATIONS: usize = 1024;
@@ -76,11 +78,39 @@ pub struct Conversations {
     rng: OsRng,
     /// Fragment outgoing messages above this size.
     max_fragment: usize,
+    /// Keys, trust or policies changed since the store last saved them.
+    dirty: bool,
 }
 
 impl Default for Conversations {
     fn default() -> Self {
-        Self { accounts: HashMap::new(), trust: MemoryTrustStore::default(), rng: OsRng, max_fragment: MAX_FRAGMENT }
+        Self { accounts: HashMap::new(), trust: MemoryTrustStore::default(), rng: OsRng, max_fragment: MAX_FRAGMENT, dirty: false }
+    }
+}
+
+/// The OTR state the store keeps.
+#[derive(Default)]
+pub struct Saved {
+    pub keys: Vec<OtrKeyRecord>,
+    pub fingerprints: Vec<FingerprintRecord>,
+    pub peer_policies: Vec<PeerPolicyRecord>,
+    /// (account, policy, allow_v2): the account-wide policy of each account.
+    pub account_policies: Vec<(String, String, bool)>,
+}
+
+fn trust_record(trust: Trust) -> TrustRecord {
+    match trust {
+        Trust::Unverified => TrustRecord::Unverified,
+        Trust::VerifiedBySmp => TrustRecord::VerifiedBySmp,
+        Trust::VerifiedByHand => TrustRecord::VerifiedByHand,
+    }
+}
+
+fn trust_of(record: TrustRecord) -> Trust {
+    match record {
+        TrustRecord::Unverified => Trust::Unverified,
+        TrustRecord::VerifiedBySmp => Trust::VerifiedBySmp,
+        TrustRecord::VerifiedByHand => Trust::VerifiedByHand,
     }
 }
 
@@ -104,24 +134,85 @@ fn notice_text(notice: &Notice) -> String {
 }
 
 impl Conversations {
-    /// A new account's key: generated here, in this process, which takes a
-    /// few seconds; the UI is told before and after.
-    pub fn add_account(&mut self, account: &str, policy: &str, report: &mut dyn FnMut(FromCrypto)) {
-        report(otr_event(account, OtrEvent::KeyGeneration { done: false, fingerprint: None }));
-        let key = match PrivateKey::generate(&mut self.rng) {
-            Ok(key) => key,
-            Err(error) => {
-                report(failed(account, None, ErrorCode::Otr, format!("No OTR key could be made for this account: {error}.")));
-                return;
+    /// An account's OTR state: its stored key, or, for a new account (or
+    /// one whose stored key is unusable), a key generated here, in this
+    /// process, which takes a moment; the UI is told before and after.
+    pub fn add_account(&mut self, account: &str, policy: &str, allow_v2: bool, stored: Option<&OtrKeyRecord>, report: &mut dyn FnMut(FromCrypto)) {
+        let restored = stored.and_then(|record| {
+            let key = PrivateKey::from_components(&record.p, &record.q, &record.g, &record.y, &record.x);
+            match (key, InstanceTag::from_wire(record.instance_tag)) {
+                (Ok(key), Some(tag)) => Some((key, tag)),
+                _ => {
+                    report(failed(account, None, ErrorCode::Otr, "The stored OTR key of this account is unusable; a new one is made, and contacts will see a new fingerprint."));
+                    None
+                }
+            }
+        });
+        let (key, instance_tag) = match restored {
+            Some(restored) => restored,
+            None => {
+                report(otr_event(account, OtrEvent::KeyGeneration { done: false, fingerprint: None }));
+                let key = match PrivateKey::generate(&mut self.rng) {
+                    Ok(key) => key,
+                    Err(error) => {
+                        report(failed(account, None, ErrorCode::Otr, format!("No OTR key could be made for this account: {error}.")));
+                        return;
+                    }
+                };
+                report(otr_event(account, OtrEvent::KeyGeneration { done: true, fingerprint: Some(fingerprint_human(&key.public_key().fingerprint())) }));
+                self.dirty = true;
+                (key, InstanceTag::random(&mut self.rng))
             }
         };
-        let fingerprint = fingerprint_human(&key.public_key().fingerprint());
-        let instance_tag = InstanceTag::random(&mut self.rng);
         let policy = policy.parse().unwrap_or_default();
-        let peers = Peers { instance_tag, account_policy: Chosen { policy, allow_v2: true }, peer_policies: HashMap::new(), open: HashMap::new() };
+        let peers = Peers { instance_tag, account_policy: Chosen { policy, allow_v2 }, peer_policies: HashMap::new(), open: HashMap::new() };
         self.accounts.insert(account.to_owned(), AccountOtr { key, peers });
-        report(otr_event(account, OtrEvent::KeyGeneration { done: true, fingerprint: Some(fingerprint) }));
     }
+
+    /// The store's fingerprints and contacts' policies, after its accounts.
+    pub fn restore(&mut self, fingerprints: &[FingerprintRecord], peer_policies: &[PeerPolicyRecord]) {
+        for record in fingerprints {
+            self.trust.set_trust(&record.account, &record.peer, record.fingerprint, trust_of(record.trust));
+        }
+        for record in peer_policies {
+            if let (Some(state), Ok(policy)) = (self.accounts.get_mut(&record.account), record.policy.parse::<Policy>()) {
+                state.peers.peer_policies.insert(record.peer.clone(), Chosen { policy, allow_v2: record.allow_v2 });
+            }
+        }
+    }
+
+    /// What the store must keep, when it changed since the last call.
+    pub fn take_changes(&mut self) -> Option<Saved> {
+        if !std::mem::take(&mut self.dirty) {
+            return None;
+        }
+        let mut saved = Saved::default();
+        for (account, state) in &self.accounts {
+            let public = state.key.public_key();
+            saved.keys.push(OtrKeyRecord {
+                account: account.clone(),
+                p: public.p().to_vec(),
+                q: public.q().to_vec(),
+                g: public.g().to_vec(),
+                y: public.y().to_vec(),
+                x: state.key.x_bytes().to_vec(),
+                instance_tag: state.peers.instance_tag.value(),
+            });
+            let chosen = state.peers.account_policy;
+            saved.account_policies.push((account.clone(), chosen.policy.name().into(), chosen.allow_v2));
+            for (peer, chosen) in &state.peers.peer_policies {
+                saved.peer_policies.push(PeerPolicyRecord { account: account.clone(), peer: peer.clone(), policy: chosen.policy.name().into(), allow_v2: chosen.allow_v2 });
+            }
+        }
+        saved.fingerprints = self
+            .trust
+            .to_entries("prpl-jabber")
+            .into_iter()
+            .map(|entry| FingerprintRecord { account: entry.account, peer: entry.peer, fingerprint: entry.fingerprint, trust: trust_record(Trust::from_libotr_str(&entry.trust)) })
+            .collect();
+        Some(saved)
+    }
+
 
     /// A user's message: the policy decides whether it is encrypted, waits
     /// for a private conversation, or is refused.
@@ -192,7 +283,17 @@ impl Conversations {
                     // One message from the network shows at most one text.
                     _ => out.push(failed(account, Some(peer), ErrorCode::Protocol, "A second text in one message was not shown.")),
                 },
-                Output::State(report) => out.push(self.state_event(account, peer, report.state, report.fingerprint)),
+                Output::State(report) => {
+                    // Every fingerprint seen is remembered, so a changed one
+                    // can be told apart from one seen before.
+                    if let Some(fingerprint) = report.fingerprint {
+                        if !self.trust.known(account, peer).iter().any(|(known, _)| *known == fingerprint) {
+                            self.trust.set_trust(account, peer, fingerprint, Trust::Unverified);
+                            self.dirty = true;
+                        }
+                    }
+                    out.push(self.state_event(account, peer, report.state, report.fingerprint));
+                }
                 Output::Smp { event, fingerprint } => {
                     let (result, question, reason) = match event {
                         SmpEvent::Asked { question } => (SmpResult::Asked, question.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()), None),
@@ -205,6 +306,7 @@ impl Conversations {
                     out.push(otr_event(account, OtrEvent::Smp { peer: peer.into(), result, question, reason }));
                     if let (SmpResult::Success, Some(fingerprint)) = (result, fingerprint) {
                         self.trust.set_trust(account, peer, fingerprint, Trust::VerifiedBySmp);
+                        self.dirty = true;
                         out.push(self.state_event(account, peer, State::Private, Some(fingerprint)));
                     }
                 }
@@ -265,6 +367,7 @@ impl Conversations {
                 Ok(policy) => {
                     let chosen = Chosen { policy, allow_v2: allow_v2.unwrap_or(state.peers.account_policy.allow_v2) };
                     state.peers.account_policy = chosen;
+                    self.dirty = true;
                     for (peer, conversation) in &mut state.peers.open {
                         if !state.peers.peer_policies.contains_key(peer) {
                             conversation.set_policy(chosen.policy, chosen.allow_v2);
@@ -279,6 +382,7 @@ impl Conversations {
                     let before = state.peers.peer_policies.get(&peer).copied().unwrap_or(state.peers.account_policy);
                     let chosen = Chosen { policy, allow_v2: allow_v2.unwrap_or(before.allow_v2) };
                     state.peers.peer_policies.insert(peer.clone(), chosen);
+                    self.dirty = true;
                     if let Some(conversation) = state.peers.open.get_mut(&peer) {
                         conversation.set_policy(chosen.policy, chosen.allow_v2);
                     }
@@ -299,6 +403,7 @@ impl Conversations {
             OtrRequest::Trust { peer, fingerprint } => match parse_fingerprint(&fingerprint) {
                 Some(fingerprint) => {
                     self.trust.set_trust(account, &peer, fingerprint, Trust::VerifiedByHand);
+                    self.dirty = true;
                     out.push(otr_event(account, OtrEvent::Trusted { peer: peer.clone(), fingerprint: fingerprint_human(&fingerprint) }));
                     let current = state.peers.open.get(&peer).map(|conversation| conversation.report());
                     if let Some(report) = current.filter(|report| report.fingerprint == Some(fingerprint)) {
@@ -376,7 +481,7 @@ mod tests {
     fn engine(account: &str, policy: &str) -> Conversations {
         let mut engine = Conversations::default();
         let mut events = Vec::new();
-        engine.add_account(account, policy, &mut |event| events.push(event));
+        engine.add_account(account, policy, true, None, &mut |event| events.push(event));
         assert!(matches!(&events[..], [FromCrypto::Otr { event: OtrEvent::KeyGeneration { done: false, .. }, .. }, FromCrypto::Otr { event: OtrEvent::KeyGeneration { done: true, fingerprint: Some(_) }, .. }]));
         engine
     }
@@ -424,6 +529,52 @@ mod tests {
         assert_eq!(delivered, vec![("the plan".to_owned(), true)]);
         let private = shown.iter().filter(|(_, message)| matches!(message, FromCrypto::Otr { event: OtrEvent::State { state: ConversationState::Private, .. }, .. })).count();
         assert_eq!(private, 2, "both sides told the UI");
+    }
+
+    #[test]
+    fn keys_trust_and_policies_survive_a_save_and_restore() {
+        let mut first = engine("alice@example.org", "require");
+        let saved = first.take_changes().expect("a new key is a change");
+        assert!(first.take_changes().is_none(), "nothing new since");
+        let fingerprint = [7u8; 20];
+        let trusted = first.request("alice@example.org", OtrRequest::Trust { peer: "bob@example.org".into(), fingerprint: "0707070707070707070707070707070707070707".into() }, Instant::now());
+        assert!(matches!(&trusted[..], [FromCrypto::Otr { event: OtrEvent::Trusted { .. }, .. }]));
+        first.request("alice@example.org", OtrRequest::Policy { peer: Some("bob@example.org".into()), policy: "manual".into(), allow_v2: Some(false) }, Instant::now());
+        let later = first.take_changes().expect("trust and policy changed");
+        assert_eq!(later.keys.len(), 1);
+        assert_eq!(saved.keys[0].x, later.keys[0].x, "the key is kept, not remade");
+        assert_eq!(later.account_policies, vec![("alice@example.org".to_owned(), "require".to_owned(), true)]);
+
+        let mut second = Conversations::default();
+        let mut events = Vec::new();
+        second.add_account("alice@example.org", "require", true, Some(&later.keys[0]), &mut |event| events.push(event));
+        assert!(events.is_empty(), "a stored key is not made again: {events:?}");
+        second.restore(&later.fingerprints, &later.peer_policies);
+        assert!(second.take_changes().is_none());
+        let ours = |engine: &mut Conversations| match &engine.request("alice@example.org", OtrRequest::Fingerprint { peer: None }, Instant::now())[..] {
+            [FromCrypto::Otr { event: OtrEvent::Fingerprint { fingerprint, .. }, .. }] => fingerprint.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(ours(&mut first), ours(&mut second));
+        assert_eq!(second.trust.trust("alice@example.org", "bob@example.org", &fingerprint), Trust::VerifiedByHand);
+        let restored = second.accounts["alice@example.org"].peers.peer_policies["bob@example.org"];
+        assert_eq!((restored.policy, restored.allow_v2), (Policy::Manual, false));
+    }
+
+    #[test]
+    fn a_broken_stored_key_is_replaced_and_said_so() {
+        let mut engine = Conversations::default();
+        let mut saved = engine_saved_key();
+        saved.x = vec![1];
+        let mut events = Vec::new();
+        engine.add_account("alice@example.org", "require", true, Some(&saved), &mut |event| events.push(event));
+        assert!(matches!(&events[0], FromCrypto::Otr { event: OtrEvent::Failed { failure, .. }, .. } if failure.code == ErrorCode::Otr));
+        assert!(engine.take_changes().is_some(), "the new key must be saved");
+    }
+
+    fn engine_saved_key() -> OtrKeyRecord {
+        let mut engine = engine("alice@example.org", "require");
+        engine.take_changes().unwrap().keys.remove(0)
     }
 
     #[test]

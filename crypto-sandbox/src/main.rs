@@ -60,7 +60,7 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
                     // (generation takes seconds, and the UI is told).
                     let policy = store.account(&account).map(|stored| stored.policy.clone()).unwrap_or_default();
                     let mut generated = Vec::new();
-                    conversations.add_account(&account, &policy, &mut |event| generated.push(event));
+                    conversations.add_account(&account, &policy, true, None, &mut |event| generated.push(event));
                     for event in generated {
                         writer.send(&event).await?;
                     }
