@@ -2,6 +2,7 @@
 //! the broker's request, the three children, and reaps them all. It reads
 //! nothing but the broker's fixed requests (a role to start or kill).
 
+use ipc::import::{ImportFile, ImportSource, MAX_IMPORT_BYTES, MAX_IMPORT_FILES};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -187,6 +188,12 @@ async fn supervise(options: Options, binaries: Binaries) -> Result<ExitCode, Str
                         listening = false;
                     }
                 }
+                Ok(ToLauncher::ReadImport { request, source, directory }) => {
+                    let result = read_import(source, directory.as_deref());
+                    if replies.send(&FromLauncher::ImportFiles { request, result }).await.is_err() {
+                        listening = false;
+                    }
+                }
                 // The broker is exiting; its exit status follows.
                 Err(ChannelError::Closed) => listening = false,
                 // The broker asked for itself, or sent what we cannot read:
@@ -291,6 +298,64 @@ fn read_certificates(path: &str) -> Result<Vec<u8>, String> {
         return Err(format!("{} does not hold PEM certificates only", path.display()));
     }
     Ok(content)
+}
+
+/// The files of another client that `/import` wants: only names the source
+/// lists, only regular files (a symbolic link is not followed), within the
+/// size a frame can carry. The launcher reads bytes; it parses nothing.
+fn read_import(source: ImportSource, directory: Option<&str>) -> Result<(Vec<ImportFile>, Vec<String>), String> {
+    use std::io::Read;
+    let directories: Vec<std::path::PathBuf> = match directory {
+        Some(directory) => {
+            let path = std::path::PathBuf::from(directory);
+            if !path.is_absolute() {
+                return Err(format!("{directory} is not an absolute path"));
+            }
+            vec![path]
+        }
+        None => {
+            let home = std::env::var_os("HOME").ok_or("HOME is not set, so the client's own directory is unknown; name it")?;
+            source.default_directories().iter().map(|relative| std::path::Path::new(&home).join(relative)).collect()
+        }
+    };
+    let mut files = Vec::new();
+    let mut unread = Vec::new();
+    let mut total = 0usize;
+    let mut any_directory = false;
+    for directory in &directories {
+        let Ok(entries) = std::fs::read_dir(directory) else { continue };
+        any_directory = true;
+        let mut names: Vec<String> = entries.flatten().filter_map(|entry| entry.file_name().into_string().ok()).filter(|name| source.wants(name)).collect();
+        names.sort();
+        for name in names {
+            let path = directory.join(&name);
+            let metadata = match std::fs::symlink_metadata(&path) {
+                Ok(metadata) if metadata.is_file() => metadata,
+                _ => {
+                    unread.push(format!("{name}: not a regular file"));
+                    continue;
+                }
+            };
+            let size = usize::try_from(metadata.len()).unwrap_or(usize::MAX);
+            if files.len() >= MAX_IMPORT_FILES || total.saturating_add(size) > MAX_IMPORT_BYTES {
+                unread.push(format!("{name}: too large to import ({size} bytes)"));
+                continue;
+            }
+            let mut bytes = Vec::with_capacity(size);
+            match std::fs::File::open(&path).and_then(|file| file.take(MAX_IMPORT_BYTES as u64).read_to_end(&mut bytes)) {
+                Ok(_) => {
+                    total += bytes.len();
+                    files.push(ImportFile { name, bytes: ipc::secret::SecretBytes::new(bytes) });
+                }
+                Err(error) => unread.push(format!("{name}: cannot be read ({error})")),
+            }
+        }
+    }
+    if !any_directory {
+        let shown: Vec<String> = directories.iter().map(|directory| directory.display().to_string()).collect();
+        return Err(format!("no {} directory was found (looked in {})", source.name(), shown.join(", ")));
+    }
+    Ok((files, unread))
 }
 
 fn forward_terminate(broker_pid: u32) {

@@ -169,6 +169,8 @@ struct Router {
     /// Accounts held while the launcher reads their `ca=` file.
     accounts_awaiting_certificates: HashMap<u64, ipc::xmpp::NewAccount>,
     next_certificate_request: u64,
+    /// The import whose files the launcher is reading: its number and request.
+    import_awaiting_files: Option<(u64, ipc::import::ImportRequest)>,
 }
 
 fn process_name(role: Role) -> &'static str {
@@ -203,7 +205,7 @@ impl Router {
             }
         });
         let slots = [Role::Net, Role::Crypto, Role::Ui].into_iter().map(|role| (role, Slot::new())).collect();
-        Ok(Self { own, launcher, events, inbox, slots, gates: Gates::default(), shutting_down: false, accounts_awaiting_certificates: HashMap::new(), next_certificate_request: 0 })
+        Ok(Self { own, launcher, events, inbox, slots, gates: Gates::default(), shutting_down: false, accounts_awaiting_certificates: HashMap::new(), next_certificate_request: 0, import_awaiting_files: None })
     }
 
     fn slot(&mut self, role: Role) -> &mut Slot {
@@ -273,6 +275,18 @@ impl Router {
             Event::Launcher(FromLauncher::Exited { role, pid, how }, _) => {
                 if self.slot(role).pid == Some(pid) {
                     return self.exited(role, how).await;
+                }
+            }
+            Event::Launcher(FromLauncher::ImportFiles { request, result }, _) => {
+                let awaited = self.import_awaiting_files.take_if(|(awaited, _)| *awaited == request);
+                if let Some((_, import)) = awaited {
+                    match result {
+                        Ok((files, unread)) => self.deliver(Outbound::Crypto(ToCrypto::Import { source: import.source, files, passphrase: import.passphrase, unread })),
+                        Err(problem) => {
+                            self.gates.end_import();
+                            self.deliver(Outbound::Ui(ToUi::Imported(Err(Failure::new(ErrorCode::BadFile, format!("Nothing was imported: {problem}."))))));
+                        }
+                    }
                 }
             }
             Event::Launcher(FromLauncher::Certificates { request, result }, _) => {
@@ -419,6 +433,15 @@ impl Router {
             }
             Verdict::Broker(BrokerRequest::Status) => self.send_status(),
             Verdict::Broker(BrokerRequest::Quit) => return Some(ExitCode::SUCCESS),
+            Verdict::Broker(BrokerRequest::ReadImport(import)) => {
+                let request = self.next_certificate_request;
+                self.next_certificate_request += 1;
+                let (source, directory) = (import.source, import.directory.clone());
+                self.import_awaiting_files = Some((request, import));
+                if self.launcher.send(&ToLauncher::ReadImport { request, source, directory }).await.is_err() {
+                    let _ = self.events.send(Event::LauncherGone);
+                }
+            }
             Verdict::Broker(BrokerRequest::ReadCertificates(account)) => {
                 let request = self.next_certificate_request;
                 self.next_certificate_request += 1;
@@ -510,6 +533,7 @@ impl Router {
             Role::Crypto => {
                 // Their addition is void: crypto's answer could no longer pass.
                 self.accounts_awaiting_certificates.clear();
+                self.import_awaiting_files = None;
                 if self.gates.forget_crypto() {
                     self.deliver(Outbound::Ui(ToUi::Failed(Failure::new(
                         ErrorCode::ChildRestarted,

@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use ipc::crypto::{FromCrypto, ToCrypto};
 use ipc::net::{FromNet, ToNet};
 use ipc::ui::{FromUi, ToUi};
+use ipc::import::ImportRequest;
 use ipc::xmpp::{NewAccount, SaslStep};
 
 /// A decoded frame and the process it came from.
@@ -38,6 +39,9 @@ pub enum BrokerRequest {
     /// An account whose `ca=` file the launcher must read before crypto
     /// sees the account.
     ReadCertificates(NewAccount),
+    /// Files another client keeps, which the launcher must read before
+    /// crypto parses them.
+    ReadImport(ImportRequest),
 }
 
 #[derive(Debug)]
@@ -53,7 +57,8 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
     use Outbound as To;
     match message {
         // sender     variant                                permitted when               receiver(s)
-        From::Ui(FromUi::Unlock { passphrase })              if gates.begin_unlock()      => deliver([To::Crypto(ToCrypto::Unlock { passphrase })]),
+        From::Ui(FromUi::Unlock { passphrase, mode })        if gates.begin_unlock()      => deliver([To::Crypto(ToCrypto::Unlock { passphrase, mode })]),
+        From::Ui(FromUi::ChangePassphrase { passphrase })    if gates.begin_passphrase_change() => deliver([To::Crypto(ToCrypto::ChangePassphrase { passphrase })]),
         From::Ui(FromUi::Status)                                                          => Verdict::Broker(BrokerRequest::Status),
         From::Ui(FromUi::Quit)                                                            => Verdict::Broker(BrokerRequest::Quit),
         From::Ui(FromUi::Ping(probe))                        if gates.open_probe(probe.seq) => deliver([To::Crypto(ToCrypto::Ping(probe))]),
@@ -63,8 +68,12 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
         From::Ui(FromUi::Account { account, request })                                    => deliver([To::Net(ToNet::Request { account, request })]),
         From::Ui(FromUi::Send { account, peer, text, request }) if gates.open_send(request) => deliver([To::Crypto(ToCrypto::Send { account, peer, text, request })]),
         From::Ui(FromUi::Otr { account, request })                                        => deliver([To::Crypto(ToCrypto::Otr { account, request })]),
+        From::Ui(FromUi::Import(request))                    if gates.begin_import()      => Verdict::Broker(BrokerRequest::ReadImport(request)),
+        From::Crypto(FromCrypto::Imported { report, settings }) if gates.end_import()     => deliver([To::Ui(ToUi::Imported(report)), To::Net(ToNet::Accounts(settings))]),
         From::Crypto(FromCrypto::Unlocked { accounts, settings }) if gates.end_unlock()   => deliver([To::Ui(ToUi::Unlocked { accounts }), To::Net(ToNet::Accounts(settings))]),
         From::Crypto(FromCrypto::UnlockFailed(failure))      if gates.end_unlock()        => deliver([To::Ui(ToUi::Failed(failure))]),
+        From::Crypto(FromCrypto::Unlocking)                  if gates.unlock_pending      => deliver([To::Ui(ToUi::Unlocking)]),
+        From::Crypto(FromCrypto::PassphraseChanged(result))  if gates.end_passphrase_change() => deliver([To::Ui(ToUi::PassphraseChanged(result))]),
         From::Crypto(FromCrypto::Ping(probe))                if gates.advance(probe.seq, Stage::AtCrypto, Stage::AtNet) => deliver([To::Net(ToNet::Ping(probe))]),
         From::Net(FromNet::Pong(probe))                      if gates.advance(probe.seq, Stage::AtNet, Stage::Returning) => deliver([To::Crypto(ToCrypto::Pong(probe))]),
         From::Crypto(FromCrypto::Pong(probe))                if gates.close_probe(probe.seq) => deliver([To::Ui(ToUi::Pong(probe))]),
@@ -127,6 +136,8 @@ pub enum Stage {
 #[derive(Debug, Default)]
 pub struct Gates {
     unlock_pending: bool,
+    passphrase_change_pending: bool,
+    import_pending: bool,
     probes: HashMap<u64, Stage>,
     adds_pending: usize,
     net_accounts_pending: bool,
@@ -160,6 +171,23 @@ impl Gates {
 
     fn end_unlock(&mut self) -> bool {
         std::mem::replace(&mut self.unlock_pending, false)
+    }
+
+    fn begin_import(&mut self) -> bool {
+        !std::mem::replace(&mut self.import_pending, true)
+    }
+
+    /// The launcher could not read the files: that import is over.
+    pub fn end_import(&mut self) -> bool {
+        std::mem::replace(&mut self.import_pending, false)
+    }
+
+    fn begin_passphrase_change(&mut self) -> bool {
+        !std::mem::replace(&mut self.passphrase_change_pending, true)
+    }
+
+    fn end_passphrase_change(&mut self) -> bool {
+        std::mem::replace(&mut self.passphrase_change_pending, false)
     }
 
     fn open_probe(&mut self, seq: u64) -> bool {
@@ -287,6 +315,8 @@ impl Gates {
         self.sends.clear();
         self.incoming.clear();
         self.sasl.clear();
+        self.passphrase_change_pending = false;
+        self.import_pending = false;
         std::mem::replace(&mut self.unlock_pending, false)
     }
 
@@ -338,7 +368,7 @@ mod tests {
         let mut gates = Gates::default();
         let unlocked = || Inbound::Crypto(FromCrypto::Unlocked { accounts: vec![], settings: vec![] });
         assert!(matches!(route(unlocked(), &mut gates), Verdict::Drop("Unlocked")));
-        route(Inbound::Ui(FromUi::Unlock { passphrase: Passphrase::new("x".into()) }), &mut gates);
+        route(Inbound::Ui(FromUi::Unlock { passphrase: Passphrase::new("x".into()), mode: ipc::UnlockMode::Store }), &mut gates);
         assert!(matches!(route(unlocked(), &mut gates), Verdict::Deliver(to) if to.len() == 2));
         let failed = Inbound::Crypto(FromCrypto::UnlockFailed(Failure::new(ErrorCode::WrongPassphrase, "no")));
         assert!(matches!(route(failed, &mut gates), Verdict::Drop("UnlockFailed")));
@@ -347,7 +377,7 @@ mod tests {
     #[test]
     fn a_second_unlock_while_one_is_pending_is_refused() {
         let mut gates = Gates::default();
-        let unlock = || Inbound::Ui(FromUi::Unlock { passphrase: Passphrase::new("x".into()) });
+        let unlock = || Inbound::Ui(FromUi::Unlock { passphrase: Passphrase::new("x".into()), mode: ipc::UnlockMode::Store });
         assert!(matches!(route(unlock(), &mut gates), Verdict::Deliver(_)));
         assert!(matches!(route(unlock(), &mut gates), Verdict::Drop("Unlock")));
     }

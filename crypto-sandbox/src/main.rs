@@ -12,20 +12,22 @@ use std::time::{Duration, Instant};
 use conversations::Conversations;
 
 use ipc::crypto::{FromCrypto, ToCrypto};
+use confine::args::ChildArgs;
 use ipc::otr::OtrEvent;
-use ipc::{handshake, Channel, ChannelError, ConfinementReport, Role};
+use ipc::{handshake, Channel, ChannelError, ConfinementReport, Role, UnlockMode};
 
 /// How often messages waiting for a private conversation are checked.
 const TICK: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
-    confine::child::main("burrow-crypto", policy::policy, |_, report| serve(report))
+    confine::child::main("burrow-crypto", policy::policy, serve)
 }
 
-async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
+async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::ServeResult {
     let (mut reader, mut writer) = Channel::new(confine::sys::take_ipc_socket()?)?.split();
     handshake::answer_broker(&mut reader, &mut writer, Role::Crypto, report).await?;
-    let mut store = store::MemoryStore::default();
+    let directory = confine::profile_subdirectory(&args.profile_dir()?, Role::Crypto);
+    let mut store = store::Store::new(directory);
     let mut sasl = sasl::Sasl::default();
     let mut conversations = Conversations::default();
     let mut ticks = tokio::time::interval(TICK);
@@ -46,10 +48,25 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
         };
         let mut replies = Vec::new();
         match request {
-            ToCrypto::Unlock { passphrase } => replies.push(match store.unlock(&passphrase) {
-                Ok(accounts) => FromCrypto::Unlocked { accounts, settings: store.connection_settings() },
-                Err(failure) => FromCrypto::UnlockFailed(failure),
-            }),
+            ToCrypto::Unlock { passphrase, mode } => {
+                // Deriving the key takes about a second: the UI says so.
+                writer.send(&FromCrypto::Unlocking).await?;
+                let opened = match mode {
+                    UnlockMode::Store => store.unlock(&passphrase),
+                    UnlockMode::Backup => store.unlock_backup(&passphrase),
+                    UnlockMode::NoPassphrase => store.unlock_without_passphrase(),
+                };
+                match opened {
+                    Ok(accounts) => {
+                        let mut restored = Vec::new();
+                        restore(&store, &mut conversations, &mut |event| restored.push(event));
+                        replies.push(FromCrypto::Unlocked { accounts, settings: store.connection_settings() });
+                        replies.extend(restored);
+                    }
+                    Err(failure) => replies.push(FromCrypto::UnlockFailed(failure)),
+                }
+            }
+            ToCrypto::ChangePassphrase { passphrase } => replies.push(FromCrypto::PassphraseChanged(store.change_passphrase(&passphrase))),
             ToCrypto::Ping(probe) => replies.push(FromCrypto::Ping(probe)),
             ToCrypto::Pong(probe) => replies.push(FromCrypto::Pong(probe)),
             ToCrypto::AddAccount(account) => match store.add_account(account) {
@@ -57,13 +74,9 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
                     let account = summary.jid.clone();
                     writer.send(&FromCrypto::AccountAdded { summary, settings }).await?;
                     // The account is usable at once; its OTR key follows
-                    // (generation takes seconds, and the UI is told).
-                    let policy = store.account(&account).map(|stored| stored.policy.clone()).unwrap_or_default();
-                    let mut generated = Vec::new();
-                    conversations.add_account(&account, &policy, true, None, &mut |event| generated.push(event));
-                    for event in generated {
-                        writer.send(&event).await?;
-                    }
+                    // (the UI is told while it is made).
+                    let (policy, allow_v2) = store.account(&account).map(|stored| (stored.policy.clone(), stored.allow_v2)).unwrap_or_default();
+                    conversations.add_account(&account, &policy, allow_v2, None, &mut |event| replies.push(event));
                 }
                 Err(failure) => replies.push(FromCrypto::AccountRefused(failure)),
             },
@@ -91,8 +104,26 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
                 replies.push(FromCrypto::NetAccounts(store.connection_settings()));
             }
         }
+        // Keys made, fingerprints seen or verified, policies set: saved
+        // before anything that depends on them is told.
+        if let Some(saved) = conversations.take_changes() {
+            if let Err(failure) = store.save_otr(saved) {
+                replies.push(FromCrypto::Otr { account: String::new(), event: OtrEvent::Failed { peer: None, failure } });
+            }
+        }
         for reply in replies {
             writer.send(&reply).await?;
         }
     }
+}
+
+/// The opened store's accounts get their OTR keys (made now for any that
+/// has none), their contacts' trust and policies.
+fn restore(store: &store::Store, conversations: &mut Conversations, report: &mut dyn FnMut(FromCrypto)) {
+    let Some(contents) = store.contents() else { return };
+    for record in &contents.accounts {
+        let key = contents.otr_keys.iter().find(|key| key.account == record.jid);
+        conversations.add_account(&record.jid, &record.otr_policy, record.otr_allow_v2, key, report);
+    }
+    conversations.restore(&contents.fingerprints, &contents.peer_policies);
 }

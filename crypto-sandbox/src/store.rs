@@ -1,12 +1,19 @@
-//! The in-memory stand-in for the encrypted store, until the store issue
-//! brings the real one. It keeps nothing on disk and forgets everything when
-//! the process ends; it exists so that the unlock and account flows run
-//! through every process exactly as they will with the real store.
+//! The store as the crypto process uses it: the vault (the encrypted file
+//! beneath this process's own directory, `crypto_sandbox::vault`) and what
+//! it holds, opened by `/unlock` and saved after every change. Nothing but
+//! the vault's ciphertext is ever written to disk.
+
+use std::path::PathBuf;
 
 use ipc::jid::BareJid;
 use ipc::secret::{Passphrase, SecretText};
-use ipc::xmpp::{ConnectionSettings, NewAccount};
+use ipc::xmpp::{ConnectionSettings, NewAccount, TorMode, Transport};
 use ipc::{AccountSummary, ErrorCode, Failure};
+
+use crypto_sandbox::vault::contents::{AccountRecord, Contents};
+use crypto_sandbox::vault::{Params, Vault, VaultError};
+
+use crate::conversations::Saved;
 
 /// An account with its secrets, as only the crypto process holds it.
 pub struct StoredAccount {
@@ -14,36 +21,146 @@ pub struct StoredAccount {
     pub password: SecretText,
     pub settings: ConnectionSettings,
     pub allow_plain: bool,
-    /// The OTR policy's name, for the account's conversations.
+    /// The OTR policy's name, and whether it lets version 2 in.
     pub policy: String,
-}
-
-#[derive(Default)]
-pub struct MemoryStore {
-    open: Option<OpenStore>,
-}
-
-struct OpenStore {
-    accounts: Vec<StoredAccount>,
+    pub allow_v2: bool,
 }
 
 /// The most accounts one store holds: each is a task and a connection in net.
 pub const MAX_ACCOUNTS: usize = 64;
 
-impl MemoryStore {
+pub struct Store {
+    directory: PathBuf,
+    open: Option<OpenStore>,
+}
+
+struct OpenStore {
+    vault: Vault,
+    contents: Contents,
+    accounts: Vec<StoredAccount>,
+}
+
+fn transport_name(transport: Transport) -> &'static str {
+    match transport {
+        Transport::StartTls => "starttls",
+        Transport::DirectTls => "direct",
+    }
+}
+
+fn account_of(record: &AccountRecord) -> Option<StoredAccount> {
+    let jid = BareJid::parse(&record.jid).ok()?;
+    let transport = match record.transport.as_str() {
+        "direct" => Transport::DirectTls,
+        _ => Transport::StartTls,
+    };
+    let tor = match record.tor.as_str() {
+        "system" => TorMode::System,
+        "embedded" => TorMode::Embedded,
+        _ => TorMode::Auto,
+    };
+    let settings = ConnectionSettings {
+        jid: jid.as_string(),
+        server: record.server.clone(),
+        transport,
+        extra_anchors_pem: record.extra_anchors_pem.clone(),
+        spki_pin: record.spki_pin.clone(),
+        tor,
+    };
+    Some(StoredAccount {
+        jid,
+        password: SecretText::new(record.password.clone()),
+        settings,
+        allow_plain: record.allow_plain,
+        policy: record.otr_policy.clone(),
+        allow_v2: record.otr_allow_v2,
+    })
+}
+
+/// A vault error in the user's words, with the code the UI shows.
+fn failure(error: VaultError) -> Failure {
+    let code = match &error {
+        VaultError::WrongPassphraseOrDamaged { .. } => ErrorCode::WrongPassphrase,
+        VaultError::NoSpace => ErrorCode::StoreWrite,
+        VaultError::Io(_) => ErrorCode::StoreWrite,
+        _ => ErrorCode::StoreDamaged,
+    };
+    Failure::new(code, error.to_string())
+}
+
+impl Store {
+    /// The store of the profile whose crypto directory is `directory`.
+    pub fn new(directory: PathBuf) -> Self {
+        Self { directory, open: None }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
     /// Opens the store, creating it on first use.
     pub fn unlock(&mut self, passphrase: &Passphrase) -> Result<Vec<AccountSummary>, Failure> {
+        self.check_can_unlock(passphrase)?;
+        let (vault, contents) = if Vault::exists(&self.directory) {
+            Vault::open(&self.directory, passphrase.expose()).map_err(failure)?
+        } else {
+            let contents = Contents::default();
+            let vault = Vault::create(&self.directory, passphrase.expose(), Params::default(), &contents).map_err(failure)?;
+            (vault, contents)
+        };
+        Ok(self.opened(vault, contents))
+    }
+
+    /// Opens the previous generation, which the user chose after being told
+    /// the store is damaged.
+    pub fn unlock_backup(&mut self, passphrase: &Passphrase) -> Result<Vec<AccountSummary>, Failure> {
+        self.check_can_unlock(passphrase)?;
+        let (vault, contents) = Vault::open_backup(&self.directory, passphrase.expose()).map_err(failure)?;
+        Ok(self.opened(vault, contents))
+    }
+
+    /// Opens or creates a store with no passphrase, which the user chose
+    /// explicitly and was warned about.
+    pub fn unlock_without_passphrase(&mut self) -> Result<Vec<AccountSummary>, Failure> {
+        if self.open.is_some() {
+            return Err(Failure::new(ErrorCode::AlreadyUnlocked, "The store is already unlocked."));
+        }
+        let (vault, contents) = if Vault::exists(&self.directory) {
+            Vault::open_without_passphrase(&self.directory).map_err(failure)?
+        } else {
+            let contents = Contents::default();
+            let vault = Vault::create_without_passphrase(&self.directory, Params::default(), &contents).map_err(failure)?;
+            (vault, contents)
+        };
+        Ok(self.opened(vault, contents))
+    }
+
+    fn check_can_unlock(&self, passphrase: &Passphrase) -> Result<(), Failure> {
         if self.open.is_some() {
             return Err(Failure::new(ErrorCode::AlreadyUnlocked, "The store is already unlocked."));
         }
         if passphrase.expose().is_empty() {
-            return Err(Failure::new(
-                ErrorCode::BadCommand,
-                "An empty passphrase is not accepted.",
-            ));
+            return Err(Failure::new(ErrorCode::BadCommand, "An empty passphrase is not accepted."));
         }
-        self.open = Some(OpenStore { accounts: Vec::new() });
-        Ok(self.summaries())
+        Ok(())
+    }
+
+    fn opened(&mut self, vault: Vault, contents: Contents) -> Vec<AccountSummary> {
+        let accounts = contents.accounts.iter().filter_map(account_of).collect();
+        self.open = Some(OpenStore { vault, contents, accounts });
+        self.summaries()
+    }
+
+    /// A new passphrase for the open store (a fresh salt, the file rewritten).
+    pub fn change_passphrase(&mut self, new: &Passphrase) -> Result<(), Failure> {
+        let store = self.open.as_mut().ok_or_else(locked)?;
+        if new.expose().is_empty() {
+            return Err(Failure::new(ErrorCode::BadCommand, "An empty passphrase is not accepted."));
+        }
+        store.vault.change_passphrase(new.expose(), &store.contents).map_err(failure)
+    }
+
+    pub fn contents(&self) -> Option<&Contents> {
+        self.open.as_ref().map(|store| &store.contents)
     }
 
     pub fn summaries(&self) -> Vec<AccountSummary> {
@@ -58,6 +175,7 @@ impl MemoryStore {
         self.open.iter().flat_map(|store| store.accounts.iter())
     }
 
+    /// Adds an account and saves; on a failed save nothing is added.
     pub fn add_account(&mut self, new: NewAccount) -> Result<(AccountSummary, ConnectionSettings), Failure> {
         let store = self.open.as_mut().ok_or_else(locked)?;
         let jid = BareJid::parse(&new.jid).map_err(|problem| Failure::new(ErrorCode::BadCommand, problem))?;
@@ -73,23 +191,43 @@ impl MemoryStore {
         if new.ca_path.is_some() && new.ca_pem.is_none() {
             return Err(Failure::new(ErrorCode::BadFile, "The ca= file was not read."));
         }
-        let settings = ConnectionSettings {
+        let record = AccountRecord {
             jid: jid.as_string(),
-            server: new.server,
-            transport: new.transport,
-            extra_anchors_pem: new.ca_pem,
-            spki_pin: new.spki_pin,
-            tor: new.tor,
-        };
-        let summary = AccountSummary { jid: jid.as_string() };
-        store.accounts.push(StoredAccount {
-            jid,
-            password: new.password,
-            settings: settings.clone(),
+            password: new.password.expose().to_owned(),
+            server: new.server.clone(),
+            transport: transport_name(new.transport).into(),
+            tor: new.tor.name().into(),
+            spki_pin: new.spki_pin.clone(),
+            extra_anchors_pem: new.ca_pem.clone(),
+            otr_policy: new.policy.clone().unwrap_or_else(|| "require".into()),
+            otr_allow_v2: true,
             allow_plain: new.allow_plain,
-            policy: new.policy.unwrap_or_else(|| "require".into()),
-        });
+        };
+        store.contents.accounts.push(record.clone());
+        if let Err(error) = store.vault.save(&store.contents) {
+            store.contents.accounts.pop();
+            return Err(failure(error));
+        }
+        let account = account_of(&record).ok_or_else(|| Failure::new(ErrorCode::BadCommand, "The account's address is not valid."))?;
+        let summary = AccountSummary { jid: account.jid.as_string() };
+        let settings = account.settings.clone();
+        store.accounts.push(account);
         Ok((summary, settings))
+    }
+
+    /// Keeps what OTR changed (keys, trust, policies) and saves.
+    pub fn save_otr(&mut self, saved: Saved) -> Result<(), Failure> {
+        let store = self.open.as_mut().ok_or_else(locked)?;
+        store.contents.otr_keys = saved.keys;
+        store.contents.fingerprints = saved.fingerprints;
+        store.contents.peer_policies = saved.peer_policies;
+        for (account, policy, allow_v2) in saved.account_policies {
+            if let Some(record) = store.contents.accounts.iter_mut().find(|record| record.jid == account) {
+                record.otr_policy = policy;
+                record.otr_allow_v2 = allow_v2;
+            }
+        }
+        store.vault.save(&store.contents).map_err(failure)
     }
 
     pub fn account(&self, jid: &str) -> Result<&StoredAccount, Failure> {
@@ -102,56 +240,4 @@ impl MemoryStore {
 
 fn locked() -> Failure {
     Failure::new(ErrorCode::Locked, "The store is locked; unlock it first.")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ipc::xmpp::{TorMode, Transport};
-
-    fn new_account(jid: &str) -> NewAccount {
-        NewAccount {
-            jid: jid.into(),
-            password: SecretText::new("pencil".into()),
-            server: Some(("127.0.0.1".into(), 5222)),
-            transport: Transport::StartTls,
-            ca_path: None,
-            ca_pem: None,
-            spki_pin: None,
-            tor: TorMode::Auto,
-            policy: None,
-            allow_plain: false,
-        }
-    }
-
-    #[test]
-    fn opens_once_then_reports_already_unlocked() {
-        let mut store = MemoryStore::default();
-        assert_eq!(store.unlock(&Passphrase::new("correct horse".into())).unwrap(), vec![]);
-        let again = store.unlock(&Passphrase::new("correct horse".into())).unwrap_err();
-        assert_eq!(again.code, ErrorCode::AlreadyUnlocked);
-    }
-
-    #[test]
-    fn refuses_an_empty_passphrase() {
-        let mut store = MemoryStore::default();
-        assert_eq!(store.unlock(&Passphrase::new(String::new())).unwrap_err().code, ErrorCode::BadCommand);
-    }
-
-    #[test]
-    fn accounts_are_added_once_and_settings_carry_no_password() {
-        let mut store = MemoryStore::default();
-        assert_eq!(store.add_account(new_account("a@b.org")).unwrap_err().code, ErrorCode::Locked);
-        store.unlock(&Passphrase::new("x".into())).unwrap();
-        let (summary, settings) = store.add_account(new_account("A@B.org")).unwrap();
-        assert_eq!(summary.jid, "a@b.org");
-        assert!(!format!("{settings:?}").contains("pencil"));
-        assert_eq!(store.add_account(new_account("a@b.org")).unwrap_err().code, ErrorCode::AccountExists);
-        assert_eq!(store.account("a@b.org").unwrap().policy, "require");
-        assert_eq!(store.account("c@b.org").err().unwrap().code, ErrorCode::UnknownAccount);
-        assert_eq!(store.summaries().len(), 1);
-        let mut unread = new_account("c@b.org");
-        unread.ca_path = Some("/tmp/ca.pem".into());
-        assert_eq!(store.add_account(unread).unwrap_err().code, ErrorCode::BadFile);
-    }
 }

@@ -2,15 +2,18 @@
 
 use bincode::{Decode, Encode};
 
+use crate::import::{ImportFile, ImportReport, ImportSource};
 use crate::otr::{OtrEvent, OtrRequest};
 use crate::secret::{Passphrase, SecretText};
-use crate::types::{AccountSummary, Failure, Probe};
+use crate::types::{AccountSummary, Failure, Probe, UnlockMode};
 use crate::xmpp::{ConnectionSettings, NewAccount, SaslOffer, SaslServer, SaslStep};
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub enum ToCrypto {
     /// From the UI.
-    Unlock { passphrase: Passphrase },
+    Unlock { passphrase: Passphrase, mode: UnlockMode },
+    /// From the UI.
+    ChangePassphrase { passphrase: Passphrase },
     /// From the UI, on its way out to net.
     Ping(Probe),
     /// From net, on its way back to the UI.
@@ -31,6 +34,8 @@ pub enum ToCrypto {
     NetStarted,
     /// From the UI: an OTR request for one account.
     Otr { account: String, request: OtrRequest },
+    /// From the UI, with the files the launcher read: parse and merge them.
+    Import { source: ImportSource, files: Vec<ImportFile>, passphrase: Option<SecretText>, unread: Vec<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -39,6 +44,10 @@ pub enum FromCrypto {
     Unlocked { accounts: Vec<AccountSummary>, settings: Vec<ConnectionSettings> },
     /// The store stays closed; for the UI.
     UnlockFailed(Failure),
+    /// For the UI, while an unlock runs: the key is being derived.
+    Unlocking,
+    /// For the UI: the answer to `ChangePassphrase`.
+    PassphraseChanged(Result<(), Failure>),
     /// Outbound, for net.
     Ping(Probe),
     /// Inbound, for the UI.
@@ -60,6 +69,8 @@ pub enum FromCrypto {
     Absorbed { seq: u64 },
     /// For the UI: news of OTR conversations.
     Otr { account: String, event: OtrEvent },
+    /// The import's report for the UI, and every account's settings for net.
+    Imported { report: Result<ImportReport, Failure>, settings: Vec<ConnectionSettings> },
     /// For the UI: a `Send` that may not leave.
     SendFailed { account: String, peer: String, request: u64, failure: Failure },
     /// For the UI: the text of an `Incoming`.
@@ -75,6 +86,8 @@ impl FromCrypto {
         match self {
             FromCrypto::Unlocked { .. } => "Unlocked",
             FromCrypto::UnlockFailed(_) => "UnlockFailed",
+            FromCrypto::Unlocking => "Unlocking",
+            FromCrypto::PassphraseChanged(_) => "PassphraseChanged",
             FromCrypto::Ping(_) => "Ping",
             FromCrypto::Pong(_) => "Pong",
             FromCrypto::AccountAdded { .. } => "AccountAdded",
@@ -88,6 +101,7 @@ impl FromCrypto {
             FromCrypto::Refused { .. } => "Refused",
             FromCrypto::Absorbed { .. } => "Absorbed",
             FromCrypto::Otr { .. } => "Otr",
+            FromCrypto::Imported { .. } => "Imported",
         }
     }
 }

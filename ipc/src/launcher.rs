@@ -8,6 +8,7 @@
 
 use bincode::{Decode, Encode};
 
+use crate::import::{ImportFile, ImportSource};
 use crate::types::Role;
 
 /// The largest certificate file the launcher reads.
@@ -23,6 +24,9 @@ pub enum ToLauncher {
     Kill(Role),
     /// Read a file of PEM certificates the user named.
     ReadCertificates { request: u64, path: String },
+    /// Read the files another client keeps, for `/import`: only the names
+    /// `source.wanted_files()` lists, in `directory` or the client's own.
+    ReadImport { request: u64, source: ImportSource, directory: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -32,6 +36,9 @@ pub enum FromLauncher {
     Exited { role: Role, pid: u32, how: ExitHow },
     /// The file's bytes, or why it cannot be used, in plain words.
     Certificates { request: u64, result: Result<Vec<u8>, String> },
+    /// The files read for an import (with what was left out and why), or
+    /// why none could be.
+    ImportFiles { request: u64, result: Result<(Vec<ImportFile>, Vec<String>), String> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]

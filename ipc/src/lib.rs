@@ -11,6 +11,7 @@ pub mod channel;
 pub mod codec;
 pub mod crypto;
 pub mod handshake;
+pub mod import;
 pub mod jid;
 pub mod launcher;
 pub mod net;

@@ -51,6 +51,45 @@ impl<'de, Context> BorrowDecode<'de, Context> for SecretText {
     }
 }
 
+/// Bytes that must not outlive their use: an imported file, which may hold
+/// passwords and private keys.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl SecretBytes {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "<{} bytes redacted>", self.0.len())
+    }
+}
+
+impl Encode for SecretBytes {
+    fn encode<E: Encoder>(&self, encoder: &mut E) -> Result<(), EncodeError> {
+        self.0.as_slice().encode(encoder)
+    }
+}
+
+impl<Context> Decode<Context> for SecretBytes {
+    fn decode<D: Decoder<Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        Ok(Self(Zeroizing::new(Vec::<u8>::decode(decoder)?)))
+    }
+}
+
+impl<'de, Context> BorrowDecode<'de, Context> for SecretBytes {
+    fn borrow_decode<D: BorrowDecoder<'de, Context = Context>>(decoder: &mut D) -> Result<Self, DecodeError> {
+        Ok(Self(Zeroizing::new(Vec::<u8>::borrow_decode(decoder)?)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

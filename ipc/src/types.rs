@@ -143,6 +143,10 @@ pub enum ErrorCode {
     NotPrivate,
     /// An OTR request that cannot be done now (no SMP to answer, say).
     Otr,
+    /// The store file is damaged (or not a store); a backup may open.
+    StoreDamaged,
+    /// The store could not be written (a full disk, say); nothing was lost.
+    StoreWrite,
 }
 
 impl ErrorCode {
@@ -170,6 +174,8 @@ impl ErrorCode {
             ErrorCode::Delivery => "delivery",
             ErrorCode::NotPrivate => "not-private",
             ErrorCode::Otr => "otr",
+            ErrorCode::StoreDamaged => "store-damaged",
+            ErrorCode::StoreWrite => "store-write",
         }
     }
 }
@@ -185,4 +191,15 @@ impl Failure {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self { code, message: message.into() }
     }
+}
+
+/// Which store `/unlock` opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub enum UnlockMode {
+    /// The store, created on first use.
+    Store,
+    /// The previous generation, after the store was reported damaged.
+    Backup,
+    /// A store with no passphrase: the user's explicit, warned choice.
+    NoPassphrase,
 }

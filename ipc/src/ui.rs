@@ -2,16 +2,19 @@
 
 use bincode::{Decode, Encode};
 
+use crate::import::{ImportReport, ImportRequest};
 use crate::otr::{OtrEvent, OtrRequest};
 use crate::secret::{Passphrase, SecretText};
-use crate::types::{AccountSummary, Failure, ProcessReport, Probe};
+use crate::types::{AccountSummary, Failure, ProcessReport, Probe, UnlockMode};
 use crate::xmpp::{AccountRequest, NetEvent, NewAccount};
 
 /// What the UI asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub enum FromUi {
     /// Open (or create) the store. Routed to crypto.
-    Unlock { passphrase: Passphrase },
+    Unlock { passphrase: Passphrase, mode: UnlockMode },
+    /// A new passphrase for the open store. Routed to crypto.
+    ChangePassphrase { passphrase: Passphrase },
     /// Report every process; answered by the broker itself.
     Status,
     /// A round trip through crypto and net and back.
@@ -27,6 +30,9 @@ pub enum FromUi {
     Send { account: String, peer: String, text: SecretText, request: u64 },
     /// An OTR request. Routed to crypto.
     Otr { account: String, request: OtrRequest },
+    /// Import another client's accounts, keys and fingerprints: the broker
+    /// has the launcher read the files, then crypto parses them.
+    Import(ImportRequest),
 }
 
 impl FromUi {
@@ -34,6 +40,7 @@ impl FromUi {
     pub fn kind(&self) -> &'static str {
         match self {
             FromUi::Unlock { .. } => "Unlock",
+            FromUi::ChangePassphrase { .. } => "ChangePassphrase",
             FromUi::Status => "Status",
             FromUi::Ping(_) => "Ping",
             FromUi::Quit => "Quit",
@@ -41,6 +48,7 @@ impl FromUi {
             FromUi::Account { request, .. } => request.kind(),
             FromUi::Send { .. } => "Send",
             FromUi::Otr { request, .. } => request.kind(),
+            FromUi::Import(_) => "Import",
         }
     }
 }
@@ -49,6 +57,10 @@ impl FromUi {
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub enum ToUi {
     Unlocked { accounts: Vec<AccountSummary> },
+    /// The key is being derived from the passphrase (about a second).
+    Unlocking,
+    /// The answer to `ChangePassphrase`.
+    PassphraseChanged(Result<(), Failure>),
     Failed(Failure),
     /// One process, in answer to `Status`.
     Process(ProcessReport),
@@ -70,4 +82,6 @@ pub enum ToUi {
     Refused { account: String, peer: String, request: u64, reason: String },
     /// News of OTR conversations, from crypto.
     Otr { account: String, event: OtrEvent },
+    /// What an import brought in, or why it failed.
+    Imported(Result<ImportReport, Failure>),
 }

@@ -1,13 +1,16 @@
 //! Parsing the text front end's command lines (TEXT-FRONTEND.md).
 
 use ipc::jid::BareJid;
+use ipc::import::{ImportRequest, ImportSource};
 use ipc::otr::OtrRequest;
+use ipc::UnlockMode;
 use ipc::secret::{Passphrase, SecretText};
 use ipc::xmpp::{AccountRequest, NewAccount, TorMode, Transport};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    Unlock(Passphrase),
+    Unlock(Passphrase, UnlockMode),
+    ChangePassphrase(Passphrase),
     Status,
     Quit,
     Ping { count: usize, size: usize },
@@ -15,12 +18,8 @@ pub enum Command {
     Account { account: String, request: AccountRequest },
     Send { account: String, peer: String, text: SecretText },
     Otr { account: String, request: OtrRequest },
-    /// A command of the contract whose feature has not landed yet.
-    NotYet(&'static str),
+    Import(ImportRequest),
 }
-
-/// Commands of the contract that later issues implement.
-const NOT_YET: [&str; 1] = ["/import"];
 
 const POLICIES: [&str; 4] = ["never", "opportunistic", "manual", "require"];
 
@@ -36,14 +35,12 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         None => (trimmed, ""),
     };
     let command = match word {
-        "/unlock" => {
-            // The passphrase is the rest of the line, inner spaces included.
-            let passphrase = rest.trim();
-            if passphrase.is_empty() {
-                return Err("usage: /unlock PASSPHRASE".into());
-            }
-            Command::Unlock(Passphrase::new(passphrase.to_string()))
-        }
+        // The passphrase is the rest of the line, inner spaces included.
+        "/unlock" => Command::Unlock(passphrase_of(rest, "usage: /unlock PASSPHRASE")?, UnlockMode::Store),
+        "/unlock-backup" => Command::Unlock(passphrase_of(rest, "usage: /unlock-backup PASSPHRASE")?, UnlockMode::Backup),
+        "/unlock-without-passphrase" if rest.trim().is_empty() => Command::Unlock(Passphrase::new(String::new()), UnlockMode::NoPassphrase),
+        "/unlock-without-passphrase" => return Err("/unlock-without-passphrase takes nothing after it".into()),
+        "/passphrase" => Command::ChangePassphrase(passphrase_of(rest, "usage: /passphrase NEW-PASSPHRASE")?),
         "/status" => Command::Status,
         "/quit" => Command::Quit,
         "/ping" => parse_ping(rest)?,
@@ -60,13 +57,19 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         "/smp" => parse_smp(rest)?,
         "/smp-answer" => parse_smp_answer(rest)?,
         "/policy" => parse_policy(rest)?,
-        other => match NOT_YET.iter().find(|known| **known == other) {
-            Some(known) => Command::NotYet(known),
-            None if other.starts_with('/') => return Err(format!("unknown command {other}")),
-            None => return Err("commands start with /; try /status".into()),
-        },
+        "/import" => parse_import(rest)?,
+        other if other.starts_with('/') => return Err(format!("unknown command {other}")),
+        _ => return Err("commands start with /; try /status".into()),
     };
     Ok(Some(command))
+}
+
+fn passphrase_of(rest: &str, usage: &str) -> Result<Passphrase, String> {
+    let passphrase = rest.trim();
+    if passphrase.is_empty() {
+        return Err(usage.into());
+    }
+    Ok(Passphrase::new(passphrase.to_string()))
 }
 
 fn parse_ping(rest: &str) -> Result<Command, String> {
@@ -214,6 +217,25 @@ fn parse_policy(rest: &str) -> Result<Command, String> {
     Ok(Command::Otr { account: account_of(account)?, request: OtrRequest::Policy { peer, policy: policy.to_owned(), allow_v2 } })
 }
 
+/// `/import pidgin|adium|gajim|xmpp-client|coyim [DIR] [passphrase=WORDS…]`:
+/// the passphrase (for CoyIM's encrypted file) is the rest of the line.
+fn parse_import(rest: &str) -> Result<Command, String> {
+    const USAGE: &str = "usage: /import pidgin|adium|gajim|xmpp-client|coyim [DIR] [passphrase=PASSPHRASE]";
+    let (before, passphrase) = match rest.split_once("passphrase=") {
+        Some((before, passphrase)) if !passphrase.trim().is_empty() => (before, Some(SecretText::new(passphrase.trim().to_owned()))),
+        Some(_) => return Err(USAGE.into()),
+        None => (rest, None),
+    };
+    let words: Vec<&str> = before.split_whitespace().collect();
+    let (source, directory) = match words[..] {
+        [source] => (source, None),
+        [source, directory] => (source, Some(absolute(directory)?)),
+        _ => return Err(USAGE.into()),
+    };
+    let source = ImportSource::from_name(source).ok_or(USAGE)?;
+    Ok(Command::Import(ImportRequest { source, directory, passphrase }))
+}
+
 /// `/account add JID PASSWORD [server=HOST:PORT] [ca=PEM_PATH] [tor=…]
 /// [policy=…]`, and Burrow's own options `pin=sha256/BASE64`,
 /// `tls=starttls|direct` and `plain=allow`.
@@ -285,7 +307,7 @@ fn parse_server(value: &str) -> Result<(String, u16), String> {
     Ok((host.to_owned(), port))
 }
 
-/// The launcher reads `ca=` files, so a relative path is made absolute here,
+/// The launcher reads `ca=` files and import directories, so a relative path is made absolute here,
 /// against the directory Burrow was started in.
 fn absolute(path: &str) -> Result<String, String> {
     let path = std::path::Path::new(path);
@@ -303,12 +325,25 @@ mod tests {
 
     #[test]
     fn the_passphrase_keeps_its_inner_spaces() {
-        assert_eq!(parse("/unlock correct horse  battery\n").unwrap(), Some(Command::Unlock(Passphrase::new("correct horse  battery".into()))));
+        assert_eq!(parse("/unlock correct horse  battery\n").unwrap(), Some(Command::Unlock(Passphrase::new("correct horse  battery".into()), UnlockMode::Store)));
+        assert_eq!(parse("/unlock-backup old one").unwrap(), Some(Command::Unlock(Passphrase::new("old one".into()), UnlockMode::Backup)));
+        assert_eq!(parse("/unlock-without-passphrase").unwrap(), Some(Command::Unlock(Passphrase::new(String::new()), UnlockMode::NoPassphrase)));
+        assert!(parse("/unlock-without-passphrase secret").is_err());
+        assert_eq!(parse("/passphrase a new one").unwrap(), Some(Command::ChangePassphrase(Passphrase::new("a new one".into()))));
+        assert!(parse("/passphrase").is_err());
+        assert!(parse("/unlock-backup").is_err());
     }
 
     #[test]
-    fn contract_commands_not_yet_built_are_recognised() {
-        assert_eq!(parse("/import pidgin").unwrap(), Some(Command::NotYet("/import")));
+    fn import_takes_a_source_a_directory_and_a_passphrase() {
+        let Some(Command::Import(request)) = parse("/import pidgin").unwrap() else { panic!() };
+        assert_eq!((request.source, request.directory, request.passphrase), (ImportSource::Pidgin, None, None));
+        let Some(Command::Import(request)) = parse("/import coyim /home/me/.config/coyim passphrase=two words").unwrap() else { panic!() };
+        assert_eq!(request.directory.as_deref(), Some("/home/me/.config/coyim"));
+        assert_eq!(request.passphrase.unwrap().expose(), "two words");
+        for bad in ["/import", "/import icq", "/import pidgin a b", "/import coyim passphrase="] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 
     fn otr(line: &str) -> OtrRequest {

@@ -45,6 +45,36 @@ impl Output {
         self.emit("unlocked", json!({}), "Store unlocked.".into());
     }
 
+    /// Burrow's extension: the key is being derived from the passphrase.
+    pub fn unlocking(&self) {
+        self.emit("unlocking", json!({}), "Deriving the store's key from the passphrase (about a second)…".into());
+    }
+
+    pub fn imported(&self, report: &ipc::import::ImportReport) {
+        let human = format!(
+            "imported from {}: {} accounts, {} OTR keys, {} fingerprints{}",
+            report.source.name(),
+            report.accounts,
+            report.keys,
+            report.fingerprints,
+            if report.skipped.is_empty() { String::new() } else { format!("; skipped: {}", report.skipped.join("; ")) }
+        );
+        self.emit(
+            "imported",
+            json!({ "source": report.source.name(), "accounts": report.accounts, "keys": report.keys, "fingerprints": report.fingerprints, "skipped": report.skipped }),
+            human,
+        );
+    }
+
+    pub fn passphrase_changed(&self) {
+        self.emit("passphrase-changed", json!({}), "The store's passphrase was changed.".into());
+    }
+
+    /// Something the user chose that makes them less safe.
+    pub fn warning(&self, message: &str) {
+        self.emit("warning", json!({ "message": message }), format!("WARNING: {message}"));
+    }
+
     pub fn error(&self, failure: &Failure) {
         self.emit(
             "error",

@@ -3,7 +3,7 @@
 use zeroize::Zeroize;
 use ipc::ui::{FromUi, ToUi};
 use ipc::xmpp::{AccountRequest, AccountStatus, ConnectionState, NetEvent};
-use ipc::{handshake, AccountSummary, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Probe, Role};
+use ipc::{handshake, AccountSummary, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Probe, Role, UnlockMode};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 
@@ -30,6 +30,8 @@ struct FrontEnd {
     /// Each account's last reported state, for `/status`.
     statuses: Vec<AccountStatus>,
     adding_account: bool,
+    changing_passphrase: bool,
+    importing: bool,
     /// The account whose `/roster` answer is awaited.
     roster_pending: Option<String>,
     next_request: u64,
@@ -43,6 +45,8 @@ impl FrontEnd {
             || self.status_pending
             || self.pongs.is_some()
             || self.adding_account
+            || self.changing_passphrase
+            || self.importing
             || self.roster_pending.is_some()
     }
 }
@@ -71,6 +75,8 @@ pub async fn run(report: ConfinementReport, json: bool) -> confine::child::Serve
         quitting: false,
         statuses: Vec::new(),
         adding_account: false,
+        changing_passphrase: false,
+        importing: false,
         roster_pending: None,
         next_request: 0,
     };
@@ -138,14 +144,24 @@ impl FrontEnd {
             Err(problem) => return self.output.error(&Failure::new(ErrorCode::BadCommand, problem)),
         };
         match command {
-            Command::Unlock(passphrase) => match self.store {
+            Command::Unlock(passphrase, mode) => match self.store {
                 StoreState::Locked => {
+                    if mode == UnlockMode::NoPassphrase {
+                        self.output.warning("The store will have no passphrase: anyone who can read this computer's files can read your accounts, passwords and OTR keys. Use /passphrase to set one.");
+                    }
                     self.store = StoreState::Unlocking;
-                    self.send(FromUi::Unlock { passphrase }).await;
+                    self.send(FromUi::Unlock { passphrase, mode }).await;
                 }
                 StoreState::Unlocking => self.output.error(&Failure::new(ErrorCode::Busy, "The store is being unlocked; wait for it.")),
                 StoreState::Unlocked => self.output.error(&Failure::new(ErrorCode::AlreadyUnlocked, "The store is already unlocked.")),
             },
+            Command::ChangePassphrase(passphrase) => {
+                if self.store != StoreState::Unlocked {
+                    return self.output.error(&Failure::new(ErrorCode::Locked, "Unlock the store first: /unlock PASSPHRASE"));
+                }
+                self.changing_passphrase = true;
+                self.send(FromUi::ChangePassphrase { passphrase }).await;
+            }
             Command::Status => {
                 self.status_pending = true;
                 self.send(FromUi::Status).await;
@@ -197,10 +213,13 @@ impl FrontEnd {
                 }
                 self.send(FromUi::Otr { account, request }).await;
             }
-            Command::NotYet(name) => self.output.error(&Failure::new(
-                ErrorCode::Unsupported,
-                format!("{name} is not available in this version of Burrow yet."),
-            )),
+            Command::Import(request) => {
+                if self.store != StoreState::Unlocked {
+                    return self.output.error(&Failure::new(ErrorCode::Locked, "Unlock the store first: /unlock PASSPHRASE"));
+                }
+                self.importing = true;
+                self.send(FromUi::Import(request)).await;
+            }
         }
     }
 
@@ -210,6 +229,27 @@ impl FrontEnd {
                 self.store = StoreState::Unlocked;
                 self.accounts = accounts;
                 self.output.unlocked();
+            }
+            ToUi::Unlocking => self.output.unlocking(),
+            ToUi::Imported(result) => {
+                self.importing = false;
+                match result {
+                    Ok(report) => {
+                        for jid in &report.added {
+                            self.output.account(&offline(jid));
+                            self.accounts.push(AccountSummary { jid: jid.clone() });
+                        }
+                        self.output.imported(&report);
+                    }
+                    Err(failure) => self.output.error(&failure),
+                }
+            }
+            ToUi::PassphraseChanged(result) => {
+                self.changing_passphrase = false;
+                match result {
+                    Ok(()) => self.output.passphrase_changed(),
+                    Err(failure) => self.output.error(&failure),
+                }
             }
             ToUi::Failed(failure) => {
                 if self.store == StoreState::Unlocking && failure.code != ErrorCode::ChildRestarted {

@@ -66,6 +66,7 @@ fn main() {
 
     seeds.add("from_ui_unlock", sel::FROM_UI, &FromUi::Unlock {
         passphrase: Passphrase::new("correct horse battery staple".into()),
+        mode: ipc::UnlockMode::Store,
     });
     seeds.add("from_ui_status", sel::FROM_UI, &FromUi::Status);
     seeds.add("from_ui_ping", sel::FROM_UI, &FromUi::Ping(probe.clone()));
@@ -130,6 +131,7 @@ fn main() {
     seeds.add("from_crypto_pong", sel::FROM_CRYPTO, &FromCrypto::Pong(probe.clone()));
     seeds.add("to_crypto_unlock", sel::TO_CRYPTO, &ToCrypto::Unlock {
         passphrase: Passphrase::new("pässwörd ✓".into()),
+        mode: ipc::UnlockMode::Backup,
     });
     seeds.add("to_crypto_ping", sel::TO_CRYPTO, &ToCrypto::Ping(probe.clone()));
     seeds.add("to_crypto_pong", sel::TO_CRYPTO, &ToCrypto::Pong(probe));

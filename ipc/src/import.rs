@@ -1,0 +1,119 @@
+//! `/import`: which files of another client the launcher reads, and what
+//! crosses to the crypto process. The launcher reads bytes and nothing
+//! more (the crypto process, which parses them, cannot read outside its
+//! own directory); every byte is hostile input to the parsers.
+
+use bincode::{Decode, Encode};
+
+use crate::secret::{SecretBytes, SecretText};
+
+/// The clients Burrow imports from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Encode, Decode)]
+pub enum ImportSource {
+    Pidgin,
+    Adium,
+    Gajim,
+    XmppClient,
+    Coyim,
+}
+
+/// The most bytes of files one import carries: all of it must fit in one
+/// IPC frame, with room to spare.
+pub const MAX_IMPORT_BYTES: usize = 768 * 1024;
+/// The most files one import reads.
+pub const MAX_IMPORT_FILES: usize = 128;
+
+impl ImportSource {
+    pub const ALL: [ImportSource; 5] = [ImportSource::Pidgin, ImportSource::Adium, ImportSource::Gajim, ImportSource::XmppClient, ImportSource::Coyim];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ImportSource::Pidgin => "pidgin",
+            ImportSource::Adium => "adium",
+            ImportSource::Gajim => "gajim",
+            ImportSource::XmppClient => "xmpp-client",
+            ImportSource::Coyim => "coyim",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|source| source.name() == name)
+    }
+
+    /// Where the client keeps its files, relative to the home directory,
+    /// when the user names no directory.
+    pub fn default_directories(self) -> &'static [&'static str] {
+        match self {
+            ImportSource::Pidgin => &[".purple"],
+            ImportSource::Adium => &["Library/Application Support/Adium 2.0/Users/Default"],
+            ImportSource::Gajim => &[".local/share/gajim", ".config/gajim"],
+            ImportSource::XmppClient => &[".xmpp-client"],
+            ImportSource::Coyim => &[".config/coyim"],
+        }
+    }
+
+    /// The files read from those directories: exact names, or `*.ext` for
+    /// every file with that extension. Nothing else is ever opened.
+    pub fn wanted_files(self) -> &'static [&'static str] {
+        match self {
+            ImportSource::Pidgin => &["accounts.xml", "otr.private_key", "otr.fingerprints", "otr.instance_tags", "blist.xml", "prefs.xml"],
+            ImportSource::Adium => &["Accounts.plist", "otr.private_key", "otr.fingerprints", "otr.instance_tags", "OTR.plist"],
+            ImportSource::Gajim => &["config", "*.key3", "*.fpr"],
+            ImportSource::XmppClient => &["config", "*.json"],
+            ImportSource::Coyim => &["accounts.json", "accounts.json.enc"],
+        }
+    }
+
+    /// Whether `name` (a file name, no directory) is one this source wants.
+    pub fn wants(self, name: &str) -> bool {
+        self.wanted_files().iter().any(|pattern| match pattern.strip_prefix('*') {
+            Some(extension) => name.ends_with(extension) && name.len() > extension.len(),
+            None => *pattern == name,
+        })
+    }
+}
+
+/// One file, named as the client names it (relative to its directory).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ImportFile {
+    pub name: String,
+    /// May hold passwords and private keys: wiped on drop, never printed.
+    pub bytes: SecretBytes,
+}
+
+/// What the user asked to import.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ImportRequest {
+    pub source: ImportSource,
+    /// An absolute directory, or none for the client's own.
+    pub directory: Option<String>,
+    /// For a client whose files are encrypted (CoyIM's `.enc`).
+    pub passphrase: Option<SecretText>,
+}
+
+/// What came in, for the UI.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct ImportReport {
+    pub source: ImportSource,
+    /// The accounts added to the store (their bare JIDs).
+    pub added: Vec<String>,
+    pub accounts: u32,
+    pub keys: u32,
+    pub fingerprints: u32,
+    /// What was left out, and why, in plain words.
+    pub skipped: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_patterns() {
+        for source in ImportSource::ALL {
+            assert_eq!(ImportSource::from_name(source.name()), Some(source));
+        }
+        assert!(ImportSource::Gajim.wants("work.key3") && !ImportSource::Gajim.wants(".key3") && !ImportSource::Gajim.wants("passwords"));
+        assert!(ImportSource::Pidgin.wants("otr.private_key") && !ImportSource::Pidgin.wants("../otr.private_key"));
+    }
+}

@@ -1,0 +1,232 @@
+//! The encrypted store through every process: what survives a restart, a
+//! wrong passphrase, a damaged file and its backup, a passphrase change,
+//! and a scan of the disk for anything in the clear.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use burrow_tests::servers::prosody::Prosody;
+use burrow_tests::{binary, Burrow, Scratch};
+use serde_json::Value;
+
+const STEP: Duration = Duration::from_secs(60);
+
+fn start(profile: &Path) -> Burrow {
+    Burrow::start(&binary("burrow"), profile)
+}
+
+fn unlock(burrow: &mut Burrow, command: &str) -> Value {
+    burrow.send(command);
+    burrow.expect("the unlock's answer", STEP, |event| event["event"] == "unlocked" || event["event"] == "error")
+}
+
+fn quit(mut burrow: Burrow) {
+    burrow.send("/quit");
+    assert!(burrow.wait(STEP).success());
+}
+
+fn store_file(profile: &Path) -> PathBuf {
+    profile.join("crypto").join("store")
+}
+
+fn fingerprint_of(burrow: &mut Burrow, account: &str) -> String {
+    burrow.send(&format!("/fingerprint {account}"));
+    let event = burrow.expect("our fingerprint", STEP, |event| event["event"] == "fingerprint" && event.get("peer").is_none());
+    event["fingerprint"].as_str().expect("fingerprint").to_owned()
+}
+
+fn options(prosody: &Prosody) -> String {
+    format!("server=127.0.0.1:{} ca={}", prosody.starttls_port(), prosody.ca_pem_path().display())
+}
+
+fn otr_private(burrow: &mut Burrow, peer: &str) -> Value {
+    burrow.expect("a private conversation", STEP, |event| event["event"] == "otr" && event["peer"] == peer && event["state"] == "private")
+}
+
+#[test]
+fn accounts_keys_and_a_fingerprint_verified_by_smp_survive_a_restart() {
+    let prosody = Prosody::shared();
+    let scratch = Scratch::new("store-restart");
+    let (alice, alice_password) = prosody.create_account("keepalice");
+    let (bob, bob_password) = prosody.create_account("keepbob");
+    let alice_profile = scratch.path().join("alice");
+    let mut a = start(&alice_profile);
+    assert_eq!(unlock(&mut a, "/unlock alice's passphrase")["event"], "unlocked");
+    a.add_account(&alice, &alice_password, &options(prosody));
+    let alice_fingerprint = fingerprint_of(&mut a, &alice);
+    let mut b = Burrow::unlocked(&scratch.path().join("bob"));
+    b.add_account(&bob, &bob_password, &options(prosody));
+    a.connect_ok(&alice);
+    b.connect_ok(&bob);
+    a.send(&format!("/otr start {alice} {bob}"));
+    let private = otr_private(&mut a, &bob);
+    let bob_fingerprint = private["fingerprint"].as_str().unwrap().to_owned();
+    otr_private(&mut b, &alice);
+    a.send(&format!("/smp {alice} {bob} the lighthouse"));
+    b.expect("the SMP request", STEP, |event| event["event"] == "smp" && event["result"] == "asked");
+    b.send(&format!("/smp-answer {bob} {alice} the lighthouse"));
+    a.expect("SMP success", STEP, |event| event["event"] == "smp" && event["result"] == "success");
+    quit(a);
+
+    let mut a = start(&alice_profile);
+    assert_eq!(unlock(&mut a, "/unlock alice's passphrase")["event"], "unlocked");
+    let accounts = a.status();
+    assert!(accounts.contains_key("crypto"));
+    a.expect("the stored account", STEP, |event| event["event"] == "account" && event["account"] == alice.as_str());
+    assert_eq!(fingerprint_of(&mut a, &alice), alice_fingerprint, "the OTR key is the stored one");
+    a.connect_ok(&alice);
+    a.send(&format!("/otr start {alice} {bob}"));
+    let private = otr_private(&mut a, &bob);
+    assert_eq!(private["fingerprint"], bob_fingerprint.as_str());
+    assert_eq!(private["verified"], true, "the SMP verification was kept: {private}");
+    quit(a);
+    quit(b);
+}
+
+#[test]
+fn a_wrong_passphrase_is_refused_and_changes_nothing() {
+    let scratch = Scratch::new("store-wrong");
+    let profile = scratch.path().join("profile");
+    let mut burrow = start(&profile);
+    assert_eq!(unlock(&mut burrow, "/unlock the right one")["event"], "unlocked");
+    burrow.add_account("someone@example.org", "hunter2", "");
+    quit(burrow);
+    let before = std::fs::read(store_file(&profile)).expect("the store file");
+
+    let mut burrow = start(&profile);
+    let refused = unlock(&mut burrow, "/unlock the wrong one");
+    assert_eq!(refused["code"], "wrong-passphrase", "{refused}");
+    assert_eq!(std::fs::read(store_file(&profile)).unwrap(), before, "a failed unlock wrote nothing");
+    let opened = unlock(&mut burrow, "/unlock the right one");
+    assert_eq!(opened["event"], "unlocked", "{opened}");
+    burrow.expect("the account", STEP, |event| event["event"] == "account" && event["account"] == "someone@example.org");
+    quit(burrow);
+}
+
+#[test]
+fn a_damaged_store_is_reported_and_its_backup_opens_on_request() {
+    let scratch = Scratch::new("store-damaged");
+    let profile = scratch.path().join("profile");
+    let mut burrow = start(&profile);
+    assert_eq!(unlock(&mut burrow, "/unlock damaged test")["event"], "unlocked");
+    burrow.add_account("first@example.org", "pw1", "");
+    burrow.add_account("second@example.org", "pw2", "");
+    quit(burrow);
+    let path = store_file(&profile);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let mut burrow = start(&profile);
+    let refused = unlock(&mut burrow, "/unlock damaged test");
+    assert_eq!(refused["event"], "error", "{refused}");
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains("/unlock-backup"), "the backup is offered: {message}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the damaged file is left as it was");
+    let opened = unlock(&mut burrow, "/unlock-backup damaged test");
+    assert_eq!(opened["event"], "unlocked", "{opened}");
+    burrow.expect("an account from the backup", STEP, |event| event["event"] == "account" && event["account"] == "first@example.org");
+    quit(burrow);
+}
+
+#[test]
+fn a_changed_passphrase_opens_the_store_and_the_old_one_no_longer_does() {
+    let scratch = Scratch::new("store-passphrase");
+    let profile = scratch.path().join("profile");
+    let mut burrow = start(&profile);
+    assert_eq!(unlock(&mut burrow, "/unlock old words")["event"], "unlocked");
+    burrow.add_account("kept@example.org", "pw", "");
+    burrow.send("/passphrase new words");
+    burrow.expect("the change", STEP, |event| event["event"] == "passphrase-changed");
+    quit(burrow);
+    let mut burrow = start(&profile);
+    assert_eq!(unlock(&mut burrow, "/unlock old words")["code"], "wrong-passphrase");
+    assert_eq!(unlock(&mut burrow, "/unlock new words")["event"], "unlocked");
+    burrow.expect("the account", STEP, |event| event["event"] == "account" && event["account"] == "kept@example.org");
+    quit(burrow);
+}
+
+#[test]
+fn no_passphrase_is_an_explicit_warned_choice() {
+    let scratch = Scratch::new("store-nopass");
+    let profile = scratch.path().join("profile");
+    let mut burrow = start(&profile);
+    let empty = unlock(&mut burrow, "/unlock ");
+    assert_eq!(empty["event"], "error", "an empty passphrase is never the default");
+    burrow.send("/unlock-without-passphrase");
+    burrow.expect("the warning", STEP, |event| event["event"] == "warning");
+    assert_eq!(burrow.expect_event("unlocked", STEP)["event"], "unlocked");
+    quit(burrow);
+}
+
+/// Every file under `dir` written since `since`, read as bytes, leaving
+/// out `skip` (the build's own directory, whose test binaries hold these
+/// very strings, and the test servers' data).
+fn files_under(dir: &Path, since: SystemTime, skip: &Path, found: &mut Vec<(PathBuf, Vec<u8>)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.starts_with(skip) {
+            continue;
+        }
+        let recent = entry.metadata().and_then(|metadata| metadata.modified()).is_ok_and(|modified| modified >= since);
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => files_under(&path, since, skip, found),
+            Ok(kind) if kind.is_file() && recent => {
+                if let Ok(bytes) = std::fs::read(&path) {
+                    found.push((path, bytes));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+#[test]
+fn nothing_in_the_clear_on_disk_after_a_session() {
+    let prosody = Prosody::shared();
+    let since = SystemTime::now() - Duration::from_secs(1);
+    let scratch = Scratch::new("store-scan");
+    let (alice, alice_password) = prosody.create_account("scanalice");
+    let (bob, bob_password) = prosody.create_account("scanbob");
+    let profile = scratch.path().join("alice");
+    let mut a = start(&profile);
+    assert_eq!(unlock(&mut a, "/unlock scanning passphrase")["event"], "unlocked");
+    a.add_account(&alice, &alice_password, &options(prosody));
+    let mut b = Burrow::unlocked(&scratch.path().join("bob"));
+    b.add_account(&bob, &bob_password, &options(prosody));
+    a.connect_ok(&alice);
+    b.connect_ok(&bob);
+    let marker = "marker-text-7f3a9c the meeting is at noon";
+    a.send(&format!("/msg {alice} {bob} {marker}"));
+    b.expect("the message", STEP, |event| event["event"] == "message" && event["text"] == marker);
+    let fingerprint = fingerprint_of(&mut a, &alice).replace(' ', "");
+    quit(a);
+    quit(b);
+
+    let mut files = Vec::new();
+    let build = burrow_tests::binaries_dir().parent().map(Path::to_path_buf).unwrap_or_default();
+    files_under(&profile, since, &build, &mut files);
+    files_under(&std::env::temp_dir(), since, &build, &mut files);
+    assert!(files.iter().any(|(path, _)| path.ends_with("crypto/store")), "the store is there");
+    let fingerprint_bytes: Vec<u8> = (0..fingerprint.len()).step_by(2).map(|at| u8::from_str_radix(&fingerprint[at..at + 2], 16).unwrap()).collect();
+    for (path, bytes) in &files {
+        if path.starts_with(scratch.path().join("bob")) {
+            continue;
+        }
+        for (what, needle) in [
+            ("the message", marker.as_bytes()),
+            ("the password", alice_password.as_bytes()),
+            ("the passphrase", b"scanning passphrase".as_slice()),
+            ("the account", alice.as_bytes()),
+            ("the key's fingerprint", fingerprint_bytes.as_slice()),
+        ] {
+            assert!(!contains(bytes, needle), "{what} is in the clear in {}", path.display());
+        }
+    }
+}
