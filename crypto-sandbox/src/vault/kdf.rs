@@ -150,6 +150,8 @@ mod tests {
             KdfParams { m_cost_kib: 256 * 1024, t_cost: 3, p_cost: 1 },
             KdfParams { m_cost_kib: 256 * 1024, t_cost: 3, p_cost: 2 },
             KdfParams { m_cost_kib: 512 * 1024, t_cost: 2, p_cost: 1 },
+            KdfParams { m_cost_kib: 320 * 1024, t_cost: 3, p_cost: 1 },
+            KdfParams { m_cost_kib: 256 * 1024, t_cost: 4, p_cost: 1 },
             KdfParams::recommended(),
         ];
         for params in candidates {
