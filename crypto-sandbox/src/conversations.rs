@@ -169,6 +169,37 @@ impl Conversations {
         self.accounts.insert(account.to_owned(), AccountOtr { key, peers });
     }
 
+    /// An imported account's key, under a fresh instance tag (Burrow is a
+    /// new client of that account's, whatever tag the old one used).
+    pub fn add_imported_key(&mut self, account: &str, policy: &str, allow_v2: bool, record: &OtrKeyRecord, report: &mut dyn FnMut(FromCrypto)) {
+        let mut record = record.clone();
+        record.instance_tag = InstanceTag::random(&mut self.rng).value();
+        self.add_account(account, policy, allow_v2, Some(&record), report);
+        self.dirty = true;
+    }
+
+    /// An imported fingerprint; false when it was known already, whose
+    /// trust is then kept.
+    pub fn import_fingerprint(&mut self, account: &str, peer: &str, fingerprint: [u8; 20], trust: Trust) -> bool {
+        if self.trust.known(account, peer).iter().any(|(known, _)| *known == fingerprint) {
+            return false;
+        }
+        self.trust.set_trust(account, peer, fingerprint, trust);
+        self.dirty = true;
+        true
+    }
+
+    /// An imported contact's own policy, unless Burrow already has one.
+    pub fn import_peer_policy(&mut self, account: &str, peer: &str, policy: Policy) {
+        if let Some(state) = self.accounts.get_mut(account) {
+            let allow_v2 = state.peers.account_policy.allow_v2;
+            if !state.peers.peer_policies.contains_key(peer) {
+                state.peers.peer_policies.insert(peer.to_owned(), Chosen { policy, allow_v2 });
+                self.dirty = true;
+            }
+        }
+    }
+
     /// The store's fingerprints and contacts' policies, after its accounts.
     pub fn restore(&mut self, fingerprints: &[FingerprintRecord], peer_policies: &[PeerPolicyRecord]) {
         for record in fingerprints {

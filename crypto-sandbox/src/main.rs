@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod conversations;
+mod importing;
 mod policy;
 mod sasl;
 mod store;
@@ -89,6 +90,12 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
                 Ok(_) => replies.extend(conversations.request(&account, request, Instant::now())),
                 Err(failure) => replies.push(FromCrypto::Otr { account, event: OtrEvent::Failed { peer: None, failure } }),
             },
+            ToCrypto::Import { source, files, passphrase, unread } => {
+                let mut otr_news = Vec::new();
+                let report = importing::import(&mut store, &mut conversations, source, files, passphrase.as_ref(), unread, &mut |event| otr_news.push(event));
+                replies.push(FromCrypto::Imported { report, settings: store.connection_settings() });
+                replies.extend(otr_news);
+            }
             ToCrypto::SaslStart { account, attempt, offer } => {
                 let step = sasl.start(store.account(&account), &account, attempt, offer);
                 replies.push(FromCrypto::Sasl { account, attempt, step });

@@ -11,7 +11,9 @@ use ipc::xmpp::{ConnectionSettings, NewAccount, TorMode, Transport};
 use ipc::{AccountSummary, ErrorCode, Failure};
 
 use crypto_sandbox::vault::contents::{AccountRecord, Contents};
-use crypto_sandbox::vault::{Params, Vault, VaultError};
+use crypto_sandbox::vault::file::{Vault, VaultError};
+use crypto_sandbox::vault::format::FormatError;
+use crypto_sandbox::vault::kdf::KdfParams;
 
 use crate::conversations::Saved;
 
@@ -79,12 +81,19 @@ fn account_of(record: &AccountRecord) -> Option<StoredAccount> {
 /// A vault error in the user's words, with the code the UI shows.
 fn failure(error: VaultError) -> Failure {
     let code = match &error {
-        VaultError::WrongPassphraseOrDamaged { .. } => ErrorCode::WrongPassphrase,
-        VaultError::NoSpace => ErrorCode::StoreWrite,
-        VaultError::Io(_) => ErrorCode::StoreWrite,
+        // AES-GCM cannot tell a wrong passphrase from damage; with no backup
+        // that opens, a wrong passphrase is by far the likelier.
+        VaultError::CannotOpen { problem: FormatError::WrongPassphraseOrDamaged, backup_available: false } => ErrorCode::WrongPassphrase,
+        VaultError::NoSpace { .. } | VaultError::Io { .. } | VaultError::Random(_) => ErrorCode::StoreWrite,
+        VaultError::HasNoPassphrase | VaultError::NeedsPassphrase | VaultError::EmptyPassphrase => ErrorCode::BadCommand,
         _ => ErrorCode::StoreDamaged,
     };
-    Failure::new(code, error.to_string())
+    let hint = if error.backup_available() { " Type /unlock-backup PASSPHRASE to open the backup; the damaged file is kept aside, not overwritten." } else { "" };
+    let text = error.to_string();
+    let mut message = text[..1].to_uppercase() + &text[1..];
+    message.push('.');
+    message.push_str(hint);
+    Failure::new(code, message)
 }
 
 impl Store {
@@ -104,7 +113,7 @@ impl Store {
             Vault::open(&self.directory, passphrase.expose()).map_err(failure)?
         } else {
             let contents = Contents::default();
-            let vault = Vault::create(&self.directory, passphrase.expose(), Params::default(), &contents).map_err(failure)?;
+            let vault = Vault::create(&self.directory, passphrase.expose(), KdfParams::default(), &contents).map_err(failure)?;
             (vault, contents)
         };
         Ok(self.opened(vault, contents))
@@ -114,7 +123,11 @@ impl Store {
     /// the store is damaged.
     pub fn unlock_backup(&mut self, passphrase: &Passphrase) -> Result<Vec<AccountSummary>, Failure> {
         self.check_can_unlock(passphrase)?;
-        let (vault, contents) = Vault::open_backup(&self.directory, passphrase.expose()).map_err(failure)?;
+        let (vault, contents) = if Vault::has_passphrase(&self.directory).unwrap_or(true) {
+            Vault::open_backup(&self.directory, passphrase.expose()).map_err(failure)?
+        } else {
+            Vault::open_backup_without_passphrase(&self.directory).map_err(failure)?
+        };
         Ok(self.opened(vault, contents))
     }
 
@@ -128,7 +141,7 @@ impl Store {
             Vault::open_without_passphrase(&self.directory).map_err(failure)?
         } else {
             let contents = Contents::default();
-            let vault = Vault::create_without_passphrase(&self.directory, Params::default(), &contents).map_err(failure)?;
+            let vault = Vault::create_without_passphrase(&self.directory, &contents).map_err(failure)?;
             (vault, contents)
         };
         Ok(self.opened(vault, contents))
