@@ -2,5 +2,6 @@
 //! fuzz targets and unit tests reach the code. See README.md.
 #![forbid(unsafe_code)]
 
+pub mod import;
 pub mod scram;
 pub mod vault;
