@@ -84,7 +84,7 @@ pub fn fingerprint_hex(text: &str) -> Option<[u8; 20]> {
 /// Hex as Go's hex.DecodeString reads it (even length, either case), for salts and nonces.
 pub fn hex_bytes(text: &str) -> Option<Vec<u8>> {
     let text = text.as_bytes();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     text.chunks_exact(2)

@@ -333,16 +333,11 @@ impl Imported {
 
 /// Limits an import works within. [`import`] uses the defaults; tests and the fuzzer lower the
 /// scrypt cost a CoyIM file may ask for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Limits {
     pub scrypt: ScryptLimits,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { scrypt: ScryptLimits::default() }
-    }
-}
 
 /// Imports what `files` hold from `source`. `passphrase` unlocks CoyIM's `accounts.json.enc`;
 /// every other source ignores it.

@@ -1,7 +1,9 @@
 //! The OTR private-key serialisation that python-potr (`.key3`, Gajim's OTR plugin), Go's
 //! golang.org/x/crypto/otr (xmpp-client) and coyim/otr3 (CoyIM) write:
 //!
-//!     SHORT key type (0x0000, DSA) || MPI p || MPI q || MPI g || MPI y || MPI x
+//! ```text
+//! SHORT key type (0x0000, DSA) || MPI p || MPI q || MPI g || MPI y || MPI x
+//! ```
 //!
 //! with OTR's MPI (4-byte big-endian length, big-endian magnitude). Sources:
 //! python-otr/pure-python-otr src/potr/compatcrypto/pycrypto.py (`DSAKey.serializePrivateKey`,

@@ -111,6 +111,10 @@ pub fn account(object: &Map<String, Value>, dialect: Dialect, what: &str, import
             imported.skip(what, "it is not a base64 string");
             continue;
         };
+        if text.is_empty() {
+            // Go writes a nil []byte as "" only when asked to; either way there is no key.
+            continue;
+        }
         let bytes = match json::bytes_from_base64(text) {
             Ok(bytes) => bytes,
             Err(why) => {
