@@ -169,7 +169,11 @@ impl Store {
         if new.expose().is_empty() {
             return Err(Failure::new(ErrorCode::BadCommand, "An empty passphrase is not accepted."));
         }
-        store.vault.change_passphrase(new.expose(), &store.contents).map_err(failure)
+        store.vault.change_passphrase(new.expose(), &store.contents).map_err(failure)?;
+        // The previous generation is kept as the backup, and it was sealed
+        // with the old passphrase, which the user may be retiring because
+        // someone learned it: save once more, so both are under the new one.
+        store.vault.save(&store.contents).map_err(failure)
     }
 
     pub fn contents(&self) -> Option<&Contents> {
