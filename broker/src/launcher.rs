@@ -323,6 +323,16 @@ fn read_import(source: ImportSource, directory: Option<&str>) -> Result<(Vec<Imp
     let mut total = 0usize;
     let mut any_directory = false;
     for directory in &directories {
+        // xmpp-client keeps one file, `~/.xmpp-client`, by default.
+        if source == ImportSource::XmppClient && std::fs::symlink_metadata(directory).is_ok_and(|metadata| metadata.is_file()) {
+            any_directory = true;
+            let mut bytes = Vec::new();
+            match std::fs::File::open(directory).and_then(|file| file.take(MAX_IMPORT_BYTES as u64).read_to_end(&mut bytes)) {
+                Ok(_) => files.push(ImportFile { name: ".xmpp-client".into(), bytes: ipc::secret::SecretBytes::new(bytes) }),
+                Err(error) => unread.push(format!("{}: cannot be read ({error})", directory.display())),
+            }
+            continue;
+        }
         let Ok(entries) = std::fs::read_dir(directory) else { continue };
         any_directory = true;
         let mut names: Vec<String> = entries.flatten().filter_map(|entry| entry.file_name().into_string().ok()).filter(|name| source.wants(name)).collect();

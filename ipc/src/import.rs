@@ -56,20 +56,24 @@ impl ImportSource {
     /// every file with that extension. Nothing else is ever opened.
     pub fn wanted_files(self) -> &'static [&'static str] {
         match self {
-            ImportSource::Pidgin => &["accounts.xml", "otr.private_key", "otr.fingerprints", "otr.instance_tags", "blist.xml", "prefs.xml"],
-            ImportSource::Adium => &["Accounts.plist", "otr.private_key", "otr.fingerprints", "otr.instance_tags", "OTR.plist"],
-            ImportSource::Gajim => &["config", "*.key3", "*.fpr"],
-            ImportSource::XmppClient => &["config", "*.json"],
+            ImportSource::Pidgin => &["accounts.xml", "prefs.xml", "blist.xml", "otr.private_key", "otr.fingerprints"],
+            ImportSource::Adium => &["Accounts.plist", "otr.private_key", "otr.fingerprints"],
+            ImportSource::Gajim => &["*.key3", "*.fpr", "config"],
+            // Its configuration is one JSON file, `~/.xmpp-client` itself by
+            // default (the launcher passes that file alone), or a directory
+            // of them.
+            ImportSource::XmppClient => &["*"],
             ImportSource::Coyim => &["accounts.json", "accounts.json.enc"],
         }
     }
 
     /// Whether `name` (a file name, no directory) is one this source wants.
     pub fn wants(self, name: &str) -> bool {
-        self.wanted_files().iter().any(|pattern| match pattern.strip_prefix('*') {
-            Some(extension) => name.ends_with(extension) && name.len() > extension.len(),
-            None => *pattern == name,
-        })
+        !name.contains('/')
+            && self.wanted_files().iter().any(|pattern| match pattern.strip_prefix('*') {
+                Some(extension) => name.ends_with(extension) && name.len() > extension.len(),
+                None => *pattern == name,
+            })
     }
 }
 

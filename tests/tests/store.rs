@@ -234,3 +234,46 @@ fn nothing_in_the_clear_on_disk_after_a_session() {
         }
     }
 }
+
+#[test]
+fn an_import_from_pidgin_brings_the_account_its_libotr_key_and_its_fingerprints() {
+    let scratch = Scratch::new("store-import");
+    let profile = scratch.path().join("profile");
+    let pidgin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crypto-sandbox/tests/fixtures/import/pidgin");
+    // libotr made that key; its fingerprint as libotr printed it.
+    let libotr_keys = std::fs::read_to_string(pidgin.join("../libotr-keys.txt")).expect("the fixture's fingerprints");
+    let expected = libotr_keys
+        .lines()
+        .find_map(|line| line.strip_prefix("KEY\tpidgin\talice@example.org/Pidgin\tprpl-jabber\t"))
+        .expect("alice's key")
+        .to_uppercase();
+    let mut burrow = start(&profile);
+    assert_eq!(unlock(&mut burrow, "/unlock importing passphrase")["event"], "unlocked");
+    burrow.send(&format!("/import pidgin {}", pidgin.display()));
+    let imported = burrow.expect("the import's report", STEP, |event| event["event"] == "imported" || event["event"] == "error");
+    assert_eq!(imported["event"], "imported", "{imported}");
+    assert_eq!(imported["source"], "pidgin");
+    assert_eq!(imported["accounts"], 1, "{imported}");
+    assert_eq!(imported["keys"], 1, "{imported}");
+    assert!(imported["fingerprints"].as_u64().unwrap() >= 1, "{imported}");
+    let skipped = imported["skipped"].as_array().unwrap();
+    assert!(skipped.iter().any(|why| why.as_str().unwrap().contains("prpl-aim")), "the AIM account is skipped, and why: {skipped:?}");
+    let fingerprint = fingerprint_of(&mut burrow, "alice@example.org");
+    assert_eq!(fingerprint.replace(' ', ""), expected, "the imported key is libotr's");
+    quit(burrow);
+
+    // It is in the store now: after a restart, the same key.
+    let mut burrow = start(&profile);
+    assert_eq!(unlock(&mut burrow, "/unlock importing passphrase")["event"], "unlocked");
+    listed(&mut burrow, "alice@example.org");
+    assert_eq!(fingerprint_of(&mut burrow, "alice@example.org").replace(' ', ""), expected);
+    // Importing again keeps what is there and says so.
+    burrow.send(&format!("/import pidgin {}", pidgin.display()));
+    let again = burrow.expect("the second report", STEP, |event| event["event"] == "imported");
+    assert_eq!(again["accounts"], 0);
+    assert!(again["skipped"].as_array().unwrap().iter().any(|why| why.as_str().unwrap().contains("already in the store")), "{again}");
+    burrow.send("/import gajim /nonexistent/directory");
+    let missing = burrow.expect("the error", STEP, |event| event["event"] == "error");
+    assert_eq!(missing["code"], "bad-file", "{missing}");
+    quit(burrow);
+}
