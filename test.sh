@@ -24,5 +24,9 @@ if [ "$fuzz_seconds" -gt 0 ]; then
     net-sandbox/fuzz/run.sh "$fuzz_seconds"
     echo "== OTR message parser fuzzing for ${fuzz_seconds}s"
     otr/fuzz/run.sh "$fuzz_seconds"
+    echo "== store decoder fuzzing for ${fuzz_seconds}s"
+    crypto-sandbox/fuzz/run.sh "$fuzz_seconds"
+    echo "== importers fuzzing for ${fuzz_seconds}s"
+    crypto-sandbox/fuzz-import/run.sh "$fuzz_seconds"
 fi
 echo "== all tests passed"

@@ -42,9 +42,10 @@ fi
 corpus="$fuzz_dir/corpus/$target"
 mkdir -p "$corpus"
 
-# cargo fuzz looks for fuzz/ under the crate it is run from.
+# Run from the crate the fuzz directory belongs to, naming the directory,
+# so a crate may have more than one (crypto-sandbox has fuzz/ and fuzz-import/).
 cd "$(dirname "$fuzz_dir")"
-exec cargo "${toolchain[@]}" fuzz run "$target" "$corpus" "$fuzz_dir/seeds/$target" -- \
+exec cargo "${toolchain[@]}" fuzz run --fuzz-dir "$fuzz_dir" "$target" "$corpus" "$fuzz_dir/seeds/$target" -- \
     -max_total_time="$seconds" \
     -print_final_stats=1 \
     "$@"

@@ -88,13 +88,15 @@ fn sigterm_shuts_everything_down_cleanly() {
 }
 
 #[test]
-fn commands_whose_features_have_not_landed_answer_unsupported() {
+fn commands_need_an_unlocked_store_or_a_known_account() {
     let scratch = Scratch::new("unsupported");
     let mut burrow = Burrow::start(&binary("burrow"), scratch.path());
-    burrow.send("/import pidgin");
-    let error = burrow.expect_event("error", TIMEOUT);
-    assert_eq!(error["code"], "unsupported");
-    assert!(!error["message"].as_str().unwrap().is_empty());
+    for command in ["/import pidgin", "/passphrase new one"] {
+        burrow.send(command);
+        let error = burrow.expect_event("error", TIMEOUT);
+        assert_eq!(error["code"], "locked", "{command}");
+        assert!(!error["message"].as_str().unwrap().is_empty());
+    }
     // OTR commands are there, and name an account the store must know.
     for command in [
         "/otr start a@example.org b@example.org", "/fingerprint a@example.org", "/trust a@example.org b@example.org ABCD",
