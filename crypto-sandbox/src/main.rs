@@ -48,6 +48,7 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
             }
         };
         let mut replies = Vec::new();
+        let about = account_named(&request);
         match request {
             ToCrypto::Unlock { passphrase, mode } => {
                 // Deriving the key takes about a second: the UI says so.
@@ -115,12 +116,22 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
         // before anything that depends on them is told.
         if let Some(saved) = conversations.take_changes() {
             if let Err(failure) = store.save_otr(saved) {
-                replies.push(FromCrypto::Otr { account: String::new(), event: OtrEvent::Failed { peer: None, failure } });
+                replies.push(FromCrypto::Otr { account: about, event: OtrEvent::Failed { peer: None, failure } });
             }
         }
         for reply in replies {
             writer.send(&reply).await?;
         }
+    }
+}
+
+/// The account a request is about, to name it if saving what it changed
+/// fails (an unlock or an import may touch several: none is named then).
+fn account_named(request: &ToCrypto) -> String {
+    match request {
+        ToCrypto::AddAccount(account) => account.jid.clone(),
+        ToCrypto::Send { account, .. } | ToCrypto::Incoming { account, .. } | ToCrypto::Otr { account, .. } => account.clone(),
+        _ => String::new(),
     }
 }
 

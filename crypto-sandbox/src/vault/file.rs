@@ -304,9 +304,24 @@ impl Vault {
         };
         if file_exists(dirfd, &dir, STORE).map_err(undo)? {
             let aside = if self.from_backup { damaged_name(dirfd, &dir).map_err(undo)? } else { BACKUP.to_string() };
-            rename(dirfd, STORE, &aside).map_err(errno("keeping the previous store", &dir)).map_err(undo)?;
+            // Swapping the two in one step leaves no moment without a
+            // `store`: after it the new generation is in place and the old
+            // one under the temporary name, which then becomes the backup.
+            // A crash between the two leaves the old one as a leftover temp
+            // (removed by the next save) and the older backup.
+            match rustix::fs::renameat_with(dirfd, temp.as_str(), dirfd, STORE, RenameFlags::EXCHANGE) {
+                Ok(()) => rename(dirfd, &temp, &aside).map_err(errno("keeping the previous store", &dir))?,
+                // A filesystem without RENAME_EXCHANGE: the store, then the
+                // temporary, each renamed (a moment with only the backup).
+                Err(rustix::io::Errno::INVAL) => {
+                    rename(dirfd, STORE, &aside).map_err(errno("keeping the previous store", &dir)).map_err(undo)?;
+                    rename(dirfd, &temp, STORE).map_err(errno("putting the new store in place", &dir))?;
+                }
+                Err(error) => return Err(undo(errno("putting the new store in place", &dir)(error))),
+            }
+        } else {
+            rename(dirfd, &temp, STORE).map_err(errno("putting the new store in place", &dir))?;
         }
-        rename(dirfd, &temp, STORE).map_err(errno("putting the new store in place", &dir))?;
         rustix::fs::fsync(dirfd).map_err(errno("syncing the store's directory", &dir))?;
         self.from_backup = false;
         remove_leftover_temps(dirfd, &dir);

@@ -27,12 +27,14 @@
 //!
 //! **The write sequence** ([`file`]): seal with a fresh random nonce (a fresh
 //! salt too when the passphrase changes); create `store.tmp-PID-RANDOM` in
-//! the same directory with `O_EXCL`, mode 0600; write; fsync; rename `store`
-//! to `store.bak` (the previous generation is kept); rename the temp to
-//! `store`; fsync the directory (0700); remove leftover temps. Only
-//! ciphertext is ever written, to any file. A crash at any point leaves
-//! either the old or the new `store`, or — between the two renames — no
-//! `store` and the old generation as `store.bak`. Opening never falls back to
+//! the same directory with `O_EXCL`, mode 0600; write; fsync; swap it with
+//! `store` in one `renameat2(RENAME_EXCHANGE)`, then rename the swapped-out
+//! old generation to `store.bak` (the previous generation is kept); fsync
+//! the directory (0700); remove leftover temps. Only ciphertext is ever
+//! written, to any file. A crash at any point leaves the old or the new
+//! `store` in place. (On a filesystem without RENAME_EXCHANGE: `store` to
+//! `store.bak`, then the temp to `store`; between the two there is no
+//! `store`, and the old generation opens as the backup.) Opening never falls back to
 //! the backup by itself and never writes: it reports that a backup exists
 //! (`VaultError::backup_available`), and the UI may offer
 //! [`Vault::open_backup`]; the first save after that sets the failed store
