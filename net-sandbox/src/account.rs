@@ -22,7 +22,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::dialer::Dialer;
+use crate::dialer::{Dialer, Dialers};
 use crate::login::{self, LoginError, Session};
 use crate::sm::{Outgoing, SentNote, StreamManagement};
 use crate::stanza::{self, ns};
@@ -43,7 +43,7 @@ pub enum Command {
 /// What an account task needs from the process around it.
 #[derive(Clone)]
 pub struct Shared {
-    pub dialer: Arc<dyn Dialer>,
+    pub dialers: Dialers,
     pub roots: SystemRoots,
     pub to_broker: mpsc::Sender<FromNet>,
     /// Numbers `Incoming` messages across all accounts.
@@ -93,11 +93,11 @@ impl Account {
         let status = AccountStatus {
             account: jid.as_string(),
             state: ConnectionState::Offline,
-            tor: shared.dialer.tor().into(),
+            tor: "none".into(),
             tls: None,
             sasl: None,
         };
-        Ok(Self {
+        let mut account = Self {
             settings,
             jid,
             shared,
@@ -110,7 +110,33 @@ impl Account {
             binding_refused: false,
             next_attempt: 0,
             status,
-        })
+        };
+        account.status.tor = account.tor_name().into();
+        Ok(account)
+    }
+
+    /// The host and port a connection attempt dials: the `server=` override,
+    /// or the domain on the transport's port.
+    pub fn host_and_port(&self) -> (String, u16) {
+        let direct = self.settings.transport == ipc::xmpp::Transport::DirectTls;
+        self.settings.server.clone().unwrap_or_else(|| (self.jid.domain.clone(), if direct { 5223 } else { 5222 }))
+    }
+
+    /// The dialer for the next attempt, by the account's Tor mode (see
+    /// `Dialers::choose`); it is remembered for the `tor` field.
+    pub fn dialer(&mut self) -> Result<Arc<dyn Dialer>, crate::dialer::DialError> {
+        let (host, _) = self.host_and_port();
+        self.shared.dialers.choose(self.settings.tor, &host)
+    }
+
+    /// For the `account` event: `system`, `none`, or (once it exists)
+    /// `embedded`; the mode's name when no dialer can be chosen.
+    fn tor_name(&self) -> &'static str {
+        let (host, _) = self.host_and_port();
+        match self.shared.dialers.choose(self.settings.tor, &host) {
+            Ok(dialer) => dialer.tor(),
+            Err(_) => self.settings.tor.name(),
+        }
     }
 
     pub fn account(&self) -> String {
@@ -145,7 +171,7 @@ impl Account {
         self.status.state = state;
         self.status.tls = tls;
         self.status.sasl = sasl;
-        self.status.tor = self.shared.dialer.tor().into();
+        self.status.tor = self.tor_name().into();
         self.emit(NetEvent::Status(self.status.clone())).await;
     }
 

@@ -1,12 +1,19 @@
-//! Opening a byte stream to a server. One trait, so that the Tor issue can
-//! add its dialers (system Tor's SOCKS port, embedded arti) without touching
-//! the XMPP code; today the only dialer reaches servers on this computer.
+//! Opening a byte stream to a server. One trait, so that the XMPP code does
+//! not know what carries it: the system Tor's SOCKS port (`SocksDialer`), a
+//! direct connection to this computer (`LoopbackDialer`), and later embedded
+//! arti. `Dialers::choose` picks one per connection attempt from the
+//! account's Tor mode, and never falls back to a direct connection.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
+use ipc::xmpp::TorMode;
 use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::socks::{self, Authenticated, Credentials, Offer, SocksError};
 
 /// A connected byte stream, whatever carries it.
 pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -20,6 +27,32 @@ pub enum DialError {
     NotLoopback(String),
     #[error("could not reach {host} port {port}: {source}")]
     Unreachable { host: String, port: u16, source: std::io::Error },
+    #[error("no Tor was found ({tried}), and Burrow never connects without Tor, so nothing was sent; start Tor (in Tails: wait until Tor is ready), or set TOR_SOCKS_HOST and TOR_SOCKS_PORT to where its SOCKS port listens")]
+    NoTor { tried: String },
+    #[error("Tor's SOCKS port at {proxy} did not carry the connection to {host} port {port}: {source}; nothing was sent outside Tor")]
+    Socks { proxy: SocketAddr, host: String, port: u16, source: SocksError },
+    #[error("Tor's SOCKS port at {proxy} did not answer within {seconds} seconds; nothing was sent outside Tor")]
+    SocksTimeout { proxy: SocketAddr, seconds: u64 },
+    #[error("the Tor setting in Burrow's environment is wrong ({0}); nothing was sent")]
+    BadTorSetting(String),
+    #[error("{0}; nothing was sent")]
+    NoRandom(String),
+    #[error("this version of Burrow has no Tor of its own yet (tor=embedded); use tor=system with a running Tor, or tor=auto; nothing was sent")]
+    EmbeddedUnavailable,
+}
+
+impl DialError {
+    /// Whether the user must act before another attempt can succeed.
+    pub fn needs_the_user(&self) -> bool {
+        match self {
+            DialError::NotLoopback(_) | DialError::BadTorSetting(_) | DialError::EmbeddedUnavailable => true,
+            DialError::Socks { source, .. } => matches!(
+                source,
+                SocksError::NoAcceptableMethod | SocksError::UnofferedMethod(_) | SocksError::AuthRefused(_) | SocksError::BadAuthVersion(_) | SocksError::NotSocks5(_) | SocksError::BadName(_)
+            ),
+            DialError::Unreachable { .. } | DialError::NoTor { .. } | DialError::SocksTimeout { .. } | DialError::NoRandom(_) => false,
+        }
+    }
 }
 
 pub type DialFuture<'a> = Pin<Box<dyn Future<Output = Result<BoxedStream, DialError>> + Send + 'a>>;
@@ -70,6 +103,139 @@ impl Dialer for LoopbackDialer {
     }
 }
 
+/// Where the system Tor's SOCKS port may be: `TOR_SOCKS_HOST` and
+/// `TOR_SOCKS_PORT` (Tails sets both), else 127.0.0.1:9050 (tor's default),
+/// then 127.0.0.1:9150 (Tor Browser's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SystemTor {
+    pub candidates: Vec<SocketAddr>,
+    /// From the environment, rather than the defaults.
+    pub configured: bool,
+}
+
+impl SystemTor {
+    pub const DEFAULT_PORTS: [u16; 2] = [9050, 9150];
+
+    /// From the values of `TOR_SOCKS_HOST` and `TOR_SOCKS_PORT`. The host
+    /// must be an address (or `localhost`): a name would need a DNS lookup
+    /// outside Tor.
+    pub fn from_environment(host: Option<&str>, port: Option<&str>) -> Result<SystemTor, String> {
+        if host.is_none() && port.is_none() {
+            let candidates = Self::DEFAULT_PORTS.iter().map(|port| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), *port)).collect();
+            return Ok(SystemTor { candidates, configured: false });
+        }
+        let host = host.unwrap_or("127.0.0.1");
+        let literal = host.strip_prefix('[').and_then(|inner| inner.strip_suffix(']')).unwrap_or(host);
+        let ip = if literal.eq_ignore_ascii_case("localhost") {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            literal.parse::<IpAddr>().map_err(|_| format!("TOR_SOCKS_HOST={host:?} is not an IP address"))?
+        };
+        let port = match port {
+            None => Self::DEFAULT_PORTS[0],
+            Some(port) => port.parse::<u16>().ok().filter(|port| *port != 0).ok_or_else(|| format!("TOR_SOCKS_PORT={port:?} is not a port number"))?,
+        };
+        Ok(SystemTor { candidates: vec![SocketAddr::new(ip, port)], configured: true })
+    }
+
+    fn tried(&self) -> String {
+        let list: Vec<String> = self.candidates.iter().map(|address| address.to_string()).collect();
+        let list = list.join(" or ");
+        if self.configured {
+            format!("nothing answers at {list}, where TOR_SOCKS_HOST and TOR_SOCKS_PORT say it is")
+        } else {
+            format!("nothing answers at {list}")
+        }
+    }
+}
+
+/// Through the system Tor's SOCKS port: the name goes to Tor unresolved,
+/// with fresh random credentials for each attempt, so that Tor
+/// (`IsolateSOCKSAuth`) gives each account, and each attempt, a circuit of
+/// its own.
+pub struct SocksDialer {
+    pub tor: SystemTor,
+    pub offer: Offer,
+    pub connect_timeout: Duration,
+    pub handshake_timeout: Duration,
+}
+
+impl SocksDialer {
+    pub fn new(tor: SystemTor, offer: Offer) -> Self {
+        // Tor itself gives up on a stream after two minutes.
+        SocksDialer { tor, offer, connect_timeout: Duration::from_secs(10), handshake_timeout: Duration::from_secs(130) }
+    }
+
+    /// The first candidate that accepts a TCP connection.
+    async fn reach_tor(&self) -> Result<(SocketAddr, tokio::net::TcpStream), DialError> {
+        for proxy in &self.tor.candidates {
+            if let Ok(Ok(stream)) = tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect(proxy)).await {
+                return Ok((*proxy, stream));
+            }
+        }
+        Err(DialError::NoTor { tried: self.tor.tried() })
+    }
+}
+
+impl Dialer for SocksDialer {
+    fn dial<'a>(&'a self, host: &'a str, port: u16) -> DialFuture<'a> {
+        Box::pin(async move {
+            let credentials = Credentials::random().map_err(|error| DialError::NoRandom(error.to_string()))?;
+            let (proxy, mut stream) = self.reach_tor().await?;
+            let _ = stream.set_nodelay(true);
+            let handshake = socks::connect(&mut stream, host, port, &credentials, self.offer);
+            match tokio::time::timeout(self.handshake_timeout, handshake).await {
+                Err(_) => Err(DialError::SocksTimeout { proxy, seconds: self.handshake_timeout.as_secs() }),
+                Ok(Err(source)) => Err(DialError::Socks { proxy, host: host.to_owned(), port, source }),
+                Ok(Ok(authenticated)) => {
+                    if authenticated == Authenticated::None {
+                        eprintln!("burrow-net: the SOCKS server at {proxy} took no credentials: this stream is not isolated from others");
+                    }
+                    Ok(Box::new(stream) as BoxedStream)
+                }
+            }
+        })
+    }
+
+    fn tor(&self) -> &'static str {
+        "system"
+    }
+}
+
+/// Every dialer of the process, and the rule that picks one:
+///
+/// - `tor=system`: the system Tor's SOCKS port, always, even for a server
+///   on this computer.
+/// - `tor=auto`: a server on this computer (a loopback address or
+///   `localhost`: Tor could not reach it anyway) is dialed directly; any
+///   other goes through the system Tor's SOCKS port. Until embedded Tor
+///   arrives, no answering SOCKS port is a clear error, never a direct
+///   connection.
+/// - `tor=embedded`: not in this version, a clear error.
+#[derive(Clone)]
+pub struct Dialers {
+    pub loopback: Arc<LoopbackDialer>,
+    pub system: Result<Arc<SocksDialer>, String>,
+}
+
+impl Dialers {
+    pub fn new(system: Result<SystemTor, String>, offer: Offer) -> Self {
+        Dialers { loopback: Arc::new(LoopbackDialer), system: system.map(|tor| Arc::new(SocksDialer::new(tor, offer))) }
+    }
+
+    pub fn choose(&self, mode: TorMode, host: &str) -> Result<Arc<dyn Dialer>, DialError> {
+        let system = || match &self.system {
+            Ok(dialer) => Ok(dialer.clone() as Arc<dyn Dialer>),
+            Err(problem) => Err(DialError::BadTorSetting(problem.clone())),
+        };
+        match mode {
+            TorMode::Auto if LoopbackDialer::address(host, 0).is_ok() => Ok(self.loopback.clone()),
+            TorMode::Auto | TorMode::System => system(),
+            TorMode::Embedded => Err(DialError::EmbeddedUnavailable),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +260,118 @@ mod tests {
         assert!(LoopbackDialer.dial("127.0.0.1", port).await.is_ok());
         accepted.await.unwrap().unwrap();
         assert!(matches!(LoopbackDialer.dial("example.org", 5222).await, Err(DialError::NotLoopback(_))));
+    }
+
+    #[test]
+    fn the_system_tor_is_found_where_the_environment_says() {
+        let defaults = SystemTor::from_environment(None, None).unwrap();
+        assert_eq!(defaults.candidates, ["127.0.0.1:9050".parse::<SocketAddr>().unwrap(), "127.0.0.1:9150".parse().unwrap()]);
+        assert!(!defaults.configured);
+        let tails = SystemTor::from_environment(Some("127.0.0.1"), Some("9050")).unwrap();
+        assert_eq!(tails.candidates, ["127.0.0.1:9050".parse::<SocketAddr>().unwrap()]);
+        assert!(tails.configured);
+        assert_eq!(SystemTor::from_environment(Some("[::1]"), Some("9999")).unwrap().candidates, ["[::1]:9999".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(SystemTor::from_environment(None, Some("9150")).unwrap().candidates, ["127.0.0.1:9150".parse::<SocketAddr>().unwrap()]);
+        assert!(SystemTor::from_environment(Some("tor.example"), Some("9050")).unwrap_err().contains("not an IP address"));
+        assert!(SystemTor::from_environment(Some("127.0.0.1"), Some("0")).unwrap_err().contains("not a port"));
+        assert!(SystemTor::from_environment(Some("127.0.0.1"), Some("nine")).unwrap_err().contains("not a port"));
+    }
+
+    fn dialers_to(port: u16) -> Dialers {
+        Dialers::new(SystemTor::from_environment(Some("127.0.0.1"), Some(&port.to_string())), Offer::UsernameOnly)
+    }
+
+    #[test]
+    fn the_mode_picks_the_dialer() {
+        let dialers = dialers_to(9050);
+        assert_eq!(dialers.choose(TorMode::Auto, "127.0.0.1").unwrap().tor(), "none");
+        assert_eq!(dialers.choose(TorMode::Auto, "localhost").unwrap().tor(), "none");
+        assert_eq!(dialers.choose(TorMode::Auto, "chat.example.org").unwrap().tor(), "system");
+        assert_eq!(dialers.choose(TorMode::Auto, "10.0.0.1").unwrap().tor(), "system");
+        assert_eq!(dialers.choose(TorMode::System, "127.0.0.1").unwrap().tor(), "system");
+        assert!(matches!(dialers.choose(TorMode::Embedded, "chat.example.org"), Err(DialError::EmbeddedUnavailable)));
+        let broken = Dialers::new(SystemTor::from_environment(Some("tor.example"), None), Offer::UsernameOnly);
+        assert!(matches!(broken.choose(TorMode::System, "127.0.0.1"), Err(DialError::BadTorSetting(_))));
+        // A broken Tor setting does not stop a loopback server in auto mode.
+        assert!(broken.choose(TorMode::Auto, "::1").is_ok());
+    }
+
+    #[tokio::test]
+    async fn no_tor_is_an_error_and_no_direct_connection() {
+        // A port that is closed, and a server that must not be reached.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let closed_port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server_port = server.local_addr().unwrap().port();
+        let dialers = dialers_to(closed_port);
+        for mode in [TorMode::System, TorMode::Auto] {
+            let dialer = dialers.choose(mode, "chat.example.org").unwrap();
+            let error = match dialer.dial("chat.example.org", server_port).await {
+                Err(error) => error,
+                Ok(_) => panic!("dialed without Tor"),
+            };
+            assert!(matches!(error, DialError::NoTor { .. }), "{error}");
+            assert!(error.to_string().contains("start Tor"), "{error}");
+            assert!(!error.needs_the_user());
+        }
+        let dialer = dialers.choose(TorMode::System, "127.0.0.1").unwrap();
+        assert!(matches!(dialer.dial("127.0.0.1", server_port).await, Err(DialError::NoTor { .. })));
+        let accepted = tokio::time::timeout(std::time::Duration::from_millis(200), server.accept()).await;
+        assert!(accepted.is_err(), "something connected to the server directly");
+    }
+
+    #[tokio::test]
+    async fn the_socks_dialer_carries_the_stream_with_fresh_credentials() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_port = proxy.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for _ in 0..2 {
+                let (mut stream, _) = proxy.accept().await.unwrap();
+                let mut greeting = [0u8; 3];
+                stream.read_exact(&mut greeting).await.unwrap();
+                assert_eq!(greeting, [5, 1, 2]);
+                stream.write_all(&[5, 2]).await.unwrap();
+                let mut auth = [0u8; 2 + 32 + 1 + 32];
+                stream.read_exact(&mut auth).await.unwrap();
+                stream.write_all(&[1, 0]).await.unwrap();
+                let mut request = [0u8; 5 + 16 + 2];
+                stream.read_exact(&mut request).await.unwrap();
+                assert_eq!(&request[..5], [5, 1, 0, 3, 16]);
+                assert_eq!(&request[5..21], b"chat.example.org");
+                stream.write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0, b'h', b'i']).await.unwrap();
+                seen.push(auth.to_vec());
+            }
+            seen
+        });
+        let dialers = dialers_to(proxy_port);
+        for _ in 0..2 {
+            let mut stream = dialers.choose(TorMode::Auto, "chat.example.org").unwrap().dial("chat.example.org", 5222).await.unwrap_or_else(|error| panic!("{error}"));
+            let mut greeting = [0u8; 2];
+            stream.read_exact(&mut greeting).await.unwrap();
+            assert_eq!(&greeting, b"hi");
+        }
+        let seen = server.await.unwrap();
+        assert_ne!(seen[0], seen[1], "the second attempt reused the first one's credentials");
+    }
+
+    #[tokio::test]
+    async fn a_silent_socks_port_times_out() {
+        let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_port = proxy.local_addr().unwrap().port();
+        let _held = tokio::spawn(async move {
+            let (stream, _) = proxy.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            drop(stream);
+        });
+        let mut dialer = SocksDialer::new(SystemTor::from_environment(None, Some(&proxy_port.to_string())).unwrap(), Offer::UsernameOnly);
+        dialer.handshake_timeout = Duration::from_millis(300);
+        let error = match dialer.dial("chat.example.org", 5222).await {
+            Err(error) => error,
+            Ok(_) => panic!("a silent proxy connected"),
+        };
+        assert!(matches!(error, DialError::SocksTimeout { .. }), "{error}");
     }
 }

@@ -7,6 +7,7 @@ pub mod account;
 pub mod dialer;
 pub mod login;
 pub mod sm;
+pub mod socks;
 pub mod stanza;
 pub mod tls;
 pub mod xml;

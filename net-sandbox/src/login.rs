@@ -62,9 +62,10 @@ impl From<XmlError> for LoginError {
 impl From<DialError> for LoginError {
     fn from(error: DialError) -> Self {
         let failure = Failure::new(ErrorCode::Connect, format!("{}.", capitalise(&error.to_string())));
-        match error {
-            DialError::NotLoopback(_) => LoginError::Fatal(failure),
-            DialError::Unreachable { .. } => LoginError::Transient(failure),
+        if error.needs_the_user() {
+            LoginError::Fatal(failure)
+        } else {
+            LoginError::Transient(failure)
         }
     }
 }
@@ -233,14 +234,14 @@ pub async fn connect(account: &mut Account) -> Result<Session, LoginError> {
     let settings = account.settings().clone();
     let domain = account.jid().domain.clone();
     let direct = settings.transport == Transport::DirectTls;
-    let (host, port) = settings.server.clone().unwrap_or_else(|| (domain.clone(), if direct { 5223 } else { 5222 }));
+    let (host, port) = account.host_and_port();
     let policy = TlsPolicy {
         system_roots: account.shared().roots.roots.clone(),
         extra_anchors_pem: settings.extra_anchors_pem.clone(),
         spki_pin: settings.spki_pin.clone(),
     };
     let config = tls::client_config(&policy, direct).map_err(tls_failure)?;
-    let dialer = account.shared().dialer.clone();
+    let dialer = account.dialer()?;
     let mut transport = tokio::select! {
         dialed = dialer.dial(&host, port) => dialed?,
         stop = stopped(account) => return Err(stop),

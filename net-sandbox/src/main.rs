@@ -12,7 +12,8 @@ use ipc::net::{FromNet, ToNet};
 use ipc::xmpp::{AccountRequest, ConnectionSettings, NetEvent};
 use ipc::{handshake, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Role};
 use net_sandbox::account::{Account, Command, Shared};
-use net_sandbox::dialer::LoopbackDialer;
+use net_sandbox::dialer::{Dialers, SystemTor};
+use net_sandbox::socks::Offer;
 use net_sandbox::tls::SystemRoots;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -45,7 +46,7 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
         }
     });
     let shared = Shared {
-        dialer: Arc::new(LoopbackDialer),
+        dialers: dialers_from_environment(),
         roots,
         to_broker: to_broker.clone(),
         next_incoming: Arc::new(AtomicU64::new(0)),
@@ -97,6 +98,28 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
     drop(to_broker);
     sender.abort();
     Ok(())
+}
+
+/// Where the system Tor is (`TOR_SOCKS_HOST`, `TOR_SOCKS_PORT`, which the
+/// launcher passes on), and whether the SOCKS greeting may also offer "no
+/// authentication": only `BURROW_TEST_SOCKS_NO_AUTH=1`, for the tests' SOCKS
+/// server (Debian's microsocks takes one fixed user, or none); Tor still
+/// picks username/password when both are offered.
+fn dialers_from_environment() -> Dialers {
+    let variable = |name| std::env::var(name).ok();
+    let (host, port) = (variable("TOR_SOCKS_HOST"), variable("TOR_SOCKS_PORT"));
+    let system = SystemTor::from_environment(host.as_deref(), port.as_deref());
+    match &system {
+        Ok(tor) => eprintln!("burrow-net: system Tor's SOCKS port looked for at {}", tor.candidates.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", then ")),
+        Err(problem) => eprintln!("burrow-net: {problem}; tor=system is refused until it is fixed"),
+    }
+    let offer = if variable("BURROW_TEST_SOCKS_NO_AUTH").as_deref() == Some("1") {
+        eprintln!("burrow-net: BURROW_TEST_SOCKS_NO_AUTH=1: the SOCKS greeting also offers no authentication (tests only)");
+        Offer::UsernameOrNone
+    } else {
+        Offer::UsernameOnly
+    };
+    Dialers::new(system, offer)
 }
 
 async fn update(accounts: &mut HashMap<String, (ConnectionSettings, Option<Running>)>, settings: ConnectionSettings) {
