@@ -104,6 +104,12 @@ fn command_for(role: Role, binaries: &Binaries, options: &Options, ipc: OwnedFd)
         command.arg("--internal-broker");
     }
     command.arg("--profile").arg(&options.profile);
+    if role == Role::Net {
+        let port = std::env::var("TOR_SOCKS_PORT").ok();
+        for port in policy::net_connect_ports(port.as_deref()) {
+            command.arg("--allow-connect").arg(port.to_string());
+        }
+    }
     if options.strict {
         command.arg("--strict");
     }

@@ -58,6 +58,34 @@ pub fn environment_for(role: Role) -> &'static [&'static str] {
             "LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LC_CTYPE", "DISPLAY", "WAYLAND_DISPLAY",
             "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "HOME",
         ],
-        Role::Net | Role::Crypto | Role::Broker => &[],
+        // Where the system Tor's SOCKS port is (Tails sets both), and the
+        // tests' switch that lets the SOCKS greeting also offer "no
+        // authentication" (net-sandbox/src/main.rs).
+        Role::Net => &["TOR_SOCKS_HOST", "TOR_SOCKS_PORT", "BURROW_TEST_SOCKS_NO_AUTH"],
+        Role::Crypto | Role::Broker => &[],
+    }
+}
+
+/// The Landlock rule for the network process: when `TOR_SOCKS_PORT` names
+/// the system Tor's SOCKS port (as in Tails), net may connect to that port
+/// alone (`--allow-connect PORT`), so not even a compromised net can reach
+/// anything but Tor. Without it (Tor found at 9050 or 9150, or a server on
+/// this computer in `tor=auto`), no port rule: the dialers refuse in code.
+pub fn net_connect_ports(tor_socks_port: Option<&str>) -> Vec<u16> {
+    tor_socks_port.and_then(|port| port.parse::<u16>().ok()).filter(|port| *port != 0).into_iter().collect()
+}
+
+#[cfg(test)]
+mod environment_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_real_port_becomes_a_rule() {
+        assert_eq!(net_connect_ports(Some("9050")), [9050]);
+        assert!(net_connect_ports(None).is_empty());
+        assert!(net_connect_ports(Some("0")).is_empty());
+        assert!(net_connect_ports(Some("nine")).is_empty());
+        assert!(environment_for(Role::Net).contains(&"TOR_SOCKS_PORT"));
+        assert!(environment_for(Role::Crypto).is_empty());
     }
 }

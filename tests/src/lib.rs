@@ -16,6 +16,7 @@ pub mod otr_peer;
 pub mod pki;
 pub mod proxy;
 pub mod servers;
+pub mod socks_server;
 
 /// target/debug (or release), where cargo put the workspace binaries.
 pub fn binaries_dir() -> PathBuf {
@@ -108,7 +109,13 @@ impl Burrow {
     }
 
     pub fn start_with(program: &Path, profile: &Path, extra: &[&str]) -> Self {
+        Self::start_with_environment(program, profile, extra, &[])
+    }
+
+    /// As `start_with`, with these variables added to Burrow's environment.
+    pub fn start_with_environment(program: &Path, profile: &Path, extra: &[&str], environment: &[(&str, &str)]) -> Self {
         let mut child = Command::new(program)
+            .envs(environment.iter().copied())
             .args(["--ui", "text", "--json", "--profile"])
             .arg(profile)
             .args(extra)
