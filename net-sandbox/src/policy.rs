@@ -8,11 +8,13 @@
 //! directory of the profile, where Tor keeps its state. It cannot read the
 //! store.
 //!
-//! Which ports it may connect to: with `--allow-connect PORT` (the system
-//! Tor's SOCKS port, from the Tor issue on) only those, by Landlock. Without
-//! it, any port: the only dialer of this version reaches the loopback
-//! interface alone and refuses every other address in code, and embedded
-//! arti will need relays on ports no one knows in advance.
+//! Which ports it may connect to: with `--allow-connect PORT` only those, by
+//! Landlock; the launcher gives it the system Tor's SOCKS port when
+//! `TOR_SOCKS_PORT` names one (as in Tails). Without it, any port: Tor found
+//! at 9050 or 9150 is chosen per connection, a loopback server in `tor=auto`
+//! is on a port no one knows in advance, and so will be embedded arti's
+//! relays; the dialers (`dialer.rs`) refuse in code everything but Tor's
+//! SOCKS port and this computer.
 
 use confine::args::ChildArgs;
 use confine::seccomp::{any, runtime_baseline, when, Cond};
