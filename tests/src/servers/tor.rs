@@ -38,16 +38,21 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::{instance_dir, log_tail, reserve_port, spawn_supervised};
 
+/// A fresh SOCKS username for every probe, hence a fresh circuit.
+static PROBES: AtomicU32 = AtomicU32::new(0);
 const AUTHORITIES: usize = 3;
 const MIDDLES: usize = 1;
 const EXITS: usize = 2;
 /// Seconds; the onion-service time period is 24 of these (recipe, pitfall 2).
 pub const VOTING_INTERVAL: u32 = 20;
+/// Seconds, until the first consensus (2 s vote and distribution delays).
+const INITIAL_VOTING_INTERVAL: u32 = 10;
 /// Key generation (tor-gencert, `--list-fingerprint`): ~5 s measured.
 const KEYGEN_TIMEOUT: Duration = Duration::from_secs(60);
 /// From launch to a consensus with every relay: 15-70 s measured.
@@ -204,7 +209,7 @@ impl TorNetwork {
         let deadline = Instant::now() + CLIENT_TIMEOUT;
         network.wait_for_bootstrap("client", network.client.control_port, &network.client.cookie_path, deadline);
         network.timings.client_bootstrapped = begun.elapsed();
-        network.wait_for_socks("exit", &Ipv4Addr::LOCALHOST.to_string(), network.probe_port, deadline);
+        network.wait_for_every_exit(deadline);
         network.timings.exit_usable = begun.elapsed();
         network
     }
@@ -336,25 +341,46 @@ impl TorNetwork {
     }
 
     fn wait_for_full_consensus(&self, deadline: Instant) {
-        let authority = self.relays.iter().find(|relay| relay.role == Role::Authority).expect("an authority");
         let mut last;
         loop {
             self.check_alive();
-            match http_get(authority.dir_port, "/tor/status-vote/current/consensus-microdesc") {
-                Ok(body) => {
-                    let running = running_relays(&body);
-                    if self.relays.iter().all(|relay| running.contains(&relay.nickname)) {
-                        return;
+            // Every authority, and the microdescriptors too: the client and the
+            // host fetch from the authorities (`FetchDirInfoEarly`), any of them.
+            let mut complete = 0;
+            last = String::new();
+            for authority in self.relays.iter().filter(|relay| relay.role == Role::Authority) {
+                match self.cache_is_complete(authority.dir_port) {
+                    Ok(()) => complete += 1,
+                    Err(error) => {
+                        let _ = write!(last, "{}: {error}; ", authority.nickname);
                     }
-                    last = format!("consensus lists {running:?} as Running");
                 }
-                Err(error) => last = error.to_string(),
+            }
+            if complete == AUTHORITIES {
+                return;
             }
             if Instant::now() > deadline {
                 self.fail(&format!("no consensus with all {} relays within {CONSENSUS_TIMEOUT:?} (last: {last})", self.relays.len()));
             }
             std::thread::sleep(Duration::from_millis(500));
         }
+    }
+
+    /// Whether the directory at 127.0.0.1:`dir_port` serves a consensus listing
+    /// every relay as Running, and every microdescriptor it names.
+    fn cache_is_complete(&self, dir_port: u16) -> std::io::Result<()> {
+        let consensus = http_get(dir_port, "/tor/status-vote/current/consensus-microdesc")?;
+        let running = running_relays(&consensus);
+        if !self.relays.iter().all(|relay| running.contains(&relay.nickname)) {
+            return Err(std::io::Error::other(format!("consensus lists {running:?} as Running")));
+        }
+        let digests: Vec<&str> = consensus.lines().filter_map(|line| line.strip_prefix("m ")).map(|digest| digest.trim_end_matches('=')).collect();
+        let microdescs = http_get(dir_port, &format!("/tor/micro/d/{}", digests.join("-")))?;
+        let count = microdescs.lines().filter(|line| line.starts_with("onion-key")).count();
+        if count < digests.len() {
+            return Err(std::io::Error::other(format!("{count} of {} microdescriptors", digests.len())));
+        }
+        Ok(())
     }
 
     fn wait_for_bootstrap(&self, what: &str, control_port: u16, cookie: &Path, deadline: Instant) {
@@ -373,12 +399,24 @@ impl TorNetwork {
         }
     }
 
+    /// A connection through each exit in turn (`ExitNodes`, then reset): an
+    /// exit that has not caught up yet refuses streams for a while.
+    fn wait_for_every_exit(&self, deadline: Instant) {
+        let mut control = self.control().unwrap_or_else(|error| self.fail(&format!("client control port: {error}")));
+        for exit in self.relays.iter().filter(|relay| relay.role == Role::Exit) {
+            control.command(&format!("SETCONF ExitNodes=${}", exit.rsa_identity)).unwrap_or_else(|error| self.fail(&format!("SETCONF ExitNodes: {error}")));
+            self.wait_for_socks(&exit.nickname, &Ipv4Addr::LOCALHOST.to_string(), self.probe_port, deadline);
+        }
+        control.command("RESETCONF ExitNodes").unwrap_or_else(|error| self.fail(&format!("RESETCONF ExitNodes: {error}")));
+    }
+
     /// Retries a SOCKS CONNECT to `host:port` through the client until it succeeds.
     fn wait_for_socks(&self, what: &str, host: &str, port: u16, deadline: Instant) {
         let mut last;
         loop {
             self.check_alive();
-            match socks5_connect(self.socks_port(), host, port, "burrow-tests-probe", Duration::from_secs(10)) {
+            let username = format!("burrow-tests-probe-{}", PROBES.fetch_add(1, Ordering::SeqCst));
+            match socks5_connect(self.socks_port(), host, port, &username, Duration::from_secs(10)) {
                 Ok(_) => return,
                 Err(error) => last = error.to_string(),
             }
@@ -540,6 +578,8 @@ fn common_torrc(authority_lines: &[String]) -> String {
          TestingDirAuthVoteGuard *\n\
          TestingMinExitFlagThreshold 0\n\
          V3AuthNIntervalsValid 2\n\
+         FetchDirInfoEarly 1\n\
+         FetchDirInfoExtraEarly 1\n\
          ExtendAllowPrivateAddresses 1\n",
     );
     for line in authority_lines {
@@ -572,7 +612,7 @@ fn relay_torrc(common: &str, relay: &Relay, resolv: &Path) -> String {
             let _ = write!(
                 torrc,
                 "AuthoritativeDirectory 1\nV3AuthoritativeDirectory 1\nAuthDirMaxServersPerAddr 0\n\
-                 TestingV3AuthInitialVotingInterval {interval}\nTestingV3AuthInitialVoteDelay 4\nTestingV3AuthInitialDistDelay 4\n\
+                 TestingV3AuthInitialVotingInterval {INITIAL_VOTING_INTERVAL}\nTestingV3AuthInitialVoteDelay 2\nTestingV3AuthInitialDistDelay 2\n\
                  V3AuthVotingInterval {interval}\nV3AuthVoteDelay 4\nV3AuthDistDelay 4\nExitRelay 0\nExitPolicy reject *:*\n"
             );
         }
@@ -607,7 +647,7 @@ fn endpoint_torrc(common: &str, endpoint: &Endpoint) -> String {
     }
     let _ = write!(
         torrc,
-        "ControlPort 127.0.0.1:{}\nCookieAuthentication 1\nCookieAuthFile {}\nVanguardsLiteEnabled 0\n",
+        "ControlPort 127.0.0.1:{}\nCookieAuthentication 1\nWarnUnsafeSocks 0\nCookieAuthFile {}\nVanguardsLiteEnabled 0\n",
         endpoint.control_port,
         endpoint.cookie_path.display()
     );
