@@ -15,13 +15,18 @@
 //! - A client tor (`SocksPort` with `IsolateSOCKSAuth`, `ControlPort` with
 //!   cookie authentication) and an onion-service host tor (`SocksPort 0`,
 //!   `ControlPort`), both with `VanguardsLiteEnabled 0` (pitfall 3). They start
-//!   only once the authorities serve a consensus listing all 6 relays as
-//!   Running, so they bootstrap from a complete network at once (pitfall 4:
-//!   an early consensus may hold 0-2 relays). `shared()` returns only after a
-//!   connection through an exit to a local listener has succeeded.
-//! - 20 s voting (`TestingV3AuthInitialVotingInterval 20` and
-//!   `V3AuthVotingInterval 20`, 4 s vote and distribution delays). The first
-//!   full consensus arrives after one or two votes, on the 20 s wall-clock grid.
+//!   only once all three authorities serve a consensus listing all 6 relays as
+//!   Running, and its microdescriptors, so they bootstrap from a complete
+//!   network at once (pitfall 4: an early consensus may hold 0-2 relays).
+//!   Every node has `FetchDirInfoEarly 1` (and `ExtraEarly`): relays fetch each
+//!   consensus as soon as it is out, and the client and host fetch from the
+//!   authorities, never from a relay cache still without microdescriptors.
+//!   `shared()` returns only after a connection through each exit in turn
+//!   (`ExitNodes`, reset afterwards) to a local listener has succeeded.
+//! - Voting: a 10 s initial interval (2 s vote and distribution delays) until
+//!   the first consensus, then `V3AuthVotingInterval 20` (4 s delays), so the
+//!   onion-service time period stays 24 x 20 s = 8 min (arti's
+//!   `hsdir_interval = 8`, recipe pitfall 2).
 //! - `add_onion_service(port)` adds a service on the host tor (`ADD_ONION`, the
 //!   control-port form of `HiddenServiceDir`/`HiddenServicePort`) and returns
 //!   once its descriptor is uploaded and a connection through the client tor
