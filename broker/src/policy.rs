@@ -61,7 +61,7 @@ pub fn environment_for(role: Role) -> &'static [&'static str] {
         // Where the system Tor's SOCKS port is (Tails sets both), and the
         // tests' switch that lets the SOCKS greeting also offer "no
         // authentication" (net-sandbox/src/main.rs).
-        Role::Net => &["TOR_SOCKS_HOST", "TOR_SOCKS_PORT", "BURROW_TEST_SOCKS_NO_AUTH"],
+        Role::Net => &["TOR_SOCKS_HOST", "TOR_SOCKS_PORT"],
         Role::Crypto | Role::Broker => &[],
     }
 }

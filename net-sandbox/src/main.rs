@@ -101,10 +101,8 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
 }
 
 /// Where the system Tor is (`TOR_SOCKS_HOST`, `TOR_SOCKS_PORT`, which the
-/// launcher passes on), and whether the SOCKS greeting may also offer "no
-/// authentication": only `BURROW_TEST_SOCKS_NO_AUTH=1`, for the tests' SOCKS
-/// server (Debian's microsocks takes one fixed user, or none); Tor still
-/// picks username/password when both are offered.
+/// launcher passes on). The SOCKS greeting offers username/password alone:
+/// "no authentication" would let a connection share a circuit with others.
 fn dialers_from_environment() -> Dialers {
     let variable = |name| std::env::var(name).ok();
     let (host, port) = (variable("TOR_SOCKS_HOST"), variable("TOR_SOCKS_PORT"));
@@ -113,13 +111,7 @@ fn dialers_from_environment() -> Dialers {
         Ok(tor) => eprintln!("burrow-net: system Tor's SOCKS port looked for at {}", tor.candidates.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", then ")),
         Err(problem) => eprintln!("burrow-net: {problem}; tor=system is refused until it is fixed"),
     }
-    let offer = if variable("BURROW_TEST_SOCKS_NO_AUTH").as_deref() == Some("1") {
-        eprintln!("burrow-net: BURROW_TEST_SOCKS_NO_AUTH=1: the SOCKS greeting also offers no authentication (tests only)");
-        Offer::UsernameOrNone
-    } else {
-        Offer::UsernameOnly
-    };
-    Dialers::new(system, offer)
+    Dialers::new(system, Offer::UsernameOnly)
 }
 
 async fn update(accounts: &mut HashMap<String, (ConnectionSettings, Option<Running>)>, settings: ConnectionSettings) {

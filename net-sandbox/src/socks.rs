@@ -7,9 +7,8 @@
 //! - The greeting offers username/password only (0x02): Tor isolates streams
 //!   by their SOCKS credentials (`IsolateSOCKSAuth`, on by default), and
 //!   each connection attempt gets fresh random ones, so every account and
-//!   every attempt gets its own circuit. Offering "no authentication" as
-//!   well (`Offer::UsernameOrNone`) is only for SOCKS servers in tests that
-//!   accept no other way; a server that picks it is logged as not isolating.
+//!   every attempt gets its own circuit. "No authentication" is never
+//!   offered; a server that picks it anyway is refused.
 //! - Every byte of the replies is checked, every read is bounded by the
 //!   protocol's own lengths, and the caller bounds the whole exchange in time.
 
@@ -32,7 +31,9 @@ const ATYP_IPV6: u8 = 0x04;
 pub enum Offer {
     /// Username/password alone: the only choice that keeps Tor's isolation.
     UsernameOnly,
-    /// Username/password first, then none (for test SOCKS servers only).
+    /// Username/password first, then none: only for the unit tests' check
+    /// that the choice is refused when not offered.
+    #[cfg(test)]
     UsernameOrNone,
 }
 
@@ -40,6 +41,7 @@ impl Offer {
     pub fn methods(self) -> &'static [u8] {
         match self {
             Offer::UsernameOnly => &[METHOD_USERNAME],
+            #[cfg(test)]
             Offer::UsernameOrNone => &[METHOD_USERNAME, METHOD_NO_AUTH],
         }
     }

@@ -16,7 +16,7 @@ pub mod otr_peer;
 pub mod pki;
 pub mod proxy;
 pub mod servers;
-pub mod socks_server;
+pub mod system_tor;
 
 /// target/debug (or release), where cargo put the workspace binaries.
 pub fn binaries_dir() -> PathBuf {

@@ -1,17 +1,20 @@
-//! System-Tor mode end to end, with Debian's real SOCKS5 server
-//! (`microsocks`) standing in for Tor's SOCKS port, found through
-//! TOR_SOCKS_HOST/TOR_SOCKS_PORT as in Tails: an account with `tor=system`
-//! logs into the shared Prosody through it, even though Prosody is on this
-//! computer; with the SOCKS port closed, the user gets a clear error and
-//! nothing connects directly. A counting proxy in front of Prosody sees
-//! every connection that reaches it.
+//! System-Tor mode end to end, through a real Tor network on loopback
+//! (tests/src/servers/tor.rs: authorities, relays and exits made here, and a
+//! client tor whose SOCKS port stands for the system Tor, found through
+//! TOR_SOCKS_HOST/TOR_SOCKS_PORT as in Tails): two accounts with
+//! `tor=system` log into the shared Prosody over Tor circuits, each on its
+//! own circuit, and net holds no connection but to the SOCKS port; with the
+//! SOCKS port closed, the user gets a clear error and nothing connects
+//! directly. A counting proxy in front of Prosody sees every connection that
+//! reaches it.
 
 use std::time::Duration;
 
 use burrow_tests::chat::LOGIN;
 use burrow_tests::proxy::Proxy;
 use burrow_tests::servers::prosody::Prosody;
-use burrow_tests::socks_server::{connected_remote_ports, free_port, Microsocks};
+use burrow_tests::servers::tor::TorNetwork;
+use burrow_tests::system_tor::{connected_remote_ports, free_port};
 use burrow_tests::{pid_of, Burrow, Scratch};
 
 fn options(prosody: &Prosody, port: u16, tor: &str) -> String {
@@ -24,43 +27,61 @@ fn command_line(pid: u32) -> Vec<String> {
     raw.split(|byte| *byte == 0).filter(|part| !part.is_empty()).map(|part| String::from_utf8_lossy(part).into_owned()).collect()
 }
 
+/// The circuits of the client tor's open streams to 127.0.0.1:`port`.
+fn circuits_of_streams_to(network: &TorNetwork, port: u16) -> Vec<String> {
+    let status = network.control().expect("the client's control port").getinfo("stream-status").expect("stream-status");
+    status
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.len() >= 4 && fields[1] == "SUCCEEDED" && fields[3] == format!("127.0.0.1:{port}")).then(|| fields[2].to_owned())
+        })
+        .collect()
+}
+
 #[test]
-fn logs_in_through_the_system_tor_socks_port() {
+fn two_accounts_log_in_through_tor_each_on_its_own_circuit() {
+    let network = TorNetwork::shared();
     let prosody = Prosody::shared();
-    let socks = Microsocks::start();
     let front = Proxy::transparent(prosody.starttls_port());
     let scratch = Scratch::new("tor-system");
-    let (jid, password) = prosody.create_account("torsystem");
-    let mut burrow = Burrow::unlocked_with_environment(&scratch.path().join("profile"), &socks.environment());
+    let (first, first_password) = prosody.create_account("torfirst");
+    let (second, second_password) = prosody.create_account("torsecond");
+    let environment = vec![("TOR_SOCKS_HOST", "127.0.0.1".to_string()), ("TOR_SOCKS_PORT", network.socks_port().to_string())];
+    let mut burrow = Burrow::unlocked_with_environment(&scratch.path().join("profile"), &environment);
 
     // The launcher gave net the Landlock rule: the SOCKS port alone.
     let children = burrow.status();
     let net = children.get("net").unwrap_or_else(|| panic!("no net child in {children:?}"));
     let arguments = command_line(pid_of(net));
-    let rule = arguments.windows(2).any(|pair| pair[0] == "--allow-connect" && pair[1] == socks.port().to_string());
-    assert!(rule, "net runs without --allow-connect {}: {arguments:?}", socks.port());
+    let rule = arguments.windows(2).any(|pair| pair[0] == "--allow-connect" && pair[1] == network.socks_port().to_string());
+    assert!(rule, "net runs without --allow-connect {}: {arguments:?}", network.socks_port());
 
-    burrow.add_account(&jid, &password, &options(prosody, front.port(), "system"));
-    let online = burrow.connect_ok(&jid);
-    assert_eq!(online["tor"], "system", "{online}");
-    assert_eq!(online["tls"], "TLS 1.3", "{online}");
-    assert_eq!(front.connections_accepted(), 1, "Prosody's proxy should have seen the one connection");
-    // The connection Prosody's proxy accepted is microsocks' own: the SOCKS
-    // server holds a TCP connection to the proxy's port.
-    let carried = connected_remote_ports(socks.pid());
-    assert!(carried.contains(&front.port()), "microsocks holds no connection to port {} (it holds {carried:?})", front.port());
-    // And net holds none to the proxy, only to the SOCKS port.
+    burrow.add_account(&first, &first_password, &options(prosody, front.port(), "system"));
+    burrow.add_account(&second, &second_password, &options(prosody, front.port(), "system"));
+    for jid in [&first, &second] {
+        let online = burrow.connect_ok(jid);
+        assert_eq!(online["tor"], "system", "{online}");
+        assert_eq!(online["tls"], "TLS 1.3", "{online}");
+    }
+    assert_eq!(front.connections_accepted(), 2, "Prosody's proxy saw each account's one connection");
+    // Tor carried them: each is a stream of the client tor's, and the two
+    // accounts' streams ride different circuits (fresh SOCKS credentials per
+    // attempt, IsolateSOCKSAuth).
+    let circuits = circuits_of_streams_to(network, front.port());
+    assert_eq!(circuits.len(), 2, "two Tor streams to Prosody's proxy: {circuits:?}");
+    assert_ne!(circuits[0], circuits[1], "the two accounts share a circuit");
+    // And net holds no connection to the proxy, only to the SOCKS port.
     let net_ports = connected_remote_ports(pid_of(net));
     assert!(!net_ports.contains(&front.port()), "net connected to Prosody's proxy directly: {net_ports:?}");
-    assert!(net_ports.contains(&socks.port()), "net holds no connection to the SOCKS port: {net_ports:?}");
+    assert!(net_ports.contains(&network.socks_port()), "net holds no connection to the SOCKS port: {net_ports:?}");
 
-    // A reconnection goes through the SOCKS server again.
-    burrow.send(&format!("/disconnect {jid}"));
-    burrow.expect("the disconnection", Duration::from_secs(20), |event| event["event"] == "disconnected" && event["account"] == jid.as_str());
-    let again = burrow.connect_ok(&jid);
+    // A reconnection goes through Tor again, on a new circuit.
+    burrow.send(&format!("/disconnect {first}"));
+    burrow.expect("the disconnection", Duration::from_secs(20), |event| event["event"] == "disconnected" && event["account"] == first.as_str());
+    let again = burrow.connect_ok(&first);
     assert_eq!(again["tor"], "system");
-    assert_eq!(front.connections_accepted(), 2);
-    assert!(connected_remote_ports(socks.pid()).contains(&front.port()));
+    assert_eq!(front.connections_accepted(), 3);
 }
 
 #[test]

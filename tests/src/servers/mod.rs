@@ -22,6 +22,7 @@
 pub mod ejabberd;
 pub mod probe;
 pub mod prosody;
+pub mod tor;
 
 use std::fs::File;
 use std::io::{Read, Write};
