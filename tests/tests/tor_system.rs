@@ -5,8 +5,8 @@
 //! `tor=system` log into the shared Prosody over Tor circuits, each on its
 //! own circuit, and net holds no connection but to the SOCKS port; with the
 //! SOCKS port closed, the user gets a clear error and nothing connects
-//! directly. A counting proxy in front of Prosody sees every connection that
-//! reaches it.
+//! directly; and Prosody as an onion service, logged into by its address.
+//! A counting proxy in front of Prosody sees every connection that reaches it.
 
 use std::time::Duration;
 
@@ -116,4 +116,29 @@ fn without_tor_the_user_is_told_and_nothing_connects_directly() {
         assert!(retry["message"].as_str().unwrap_or_default().contains("No Tor was found"), "{retry}");
     }
     assert_eq!(front.connections_accepted(), 0, "something connected to Prosody without Tor");
+}
+
+#[test]
+fn logs_in_by_an_onion_address() {
+    let network = TorNetwork::shared();
+    let prosody = Prosody::shared();
+    let front = Proxy::transparent(prosody.starttls_port());
+    // Prosody, behind the counting proxy, as an onion service of the network.
+    let onion = network.add_onion_service(front.port());
+    let host = if onion.ends_with(".onion") { onion.clone() } else { format!("{onion}.onion") };
+    let accepted_before = front.connections_accepted();
+    let scratch = Scratch::new("tor-onion");
+    let (jid, password) = prosody.create_account("toronion");
+    let environment = vec![("TOR_SOCKS_HOST", "127.0.0.1".to_string()), ("TOR_SOCKS_PORT", network.socks_port().to_string())];
+    let mut burrow = Burrow::unlocked_with_environment(&scratch.path().join("profile"), &environment);
+    let options = format!("server={host}:{} tor=system policy=manual ca={}", front.port(), prosody.ca_pem_path().display());
+    burrow.add_account(&jid, &password, &options);
+    let online = burrow.connect_ok(&jid);
+    assert_eq!(online["tor"], "system", "{online}");
+    assert_eq!(online["tls"], "TLS 1.3", "{online}");
+    assert_eq!(front.connections_accepted(), accepted_before + 1, "the login reached Prosody through the onion service");
+    // The client tor carried it as a stream to the onion address, not to an
+    // exit: the name went to Tor as a name.
+    let status = network.control().expect("the client's control port").getinfo("stream-status").expect("stream-status");
+    assert!(status.lines().any(|line| line.contains("SUCCEEDED") && line.contains(&format!("{host}:{}", front.port()))), "no stream to {host}: {status}");
 }
