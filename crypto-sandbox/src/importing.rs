@@ -9,21 +9,11 @@ use ipc::secret::{SecretText, SecretBytes};
 use ipc::xmpp::{NewAccount, TorMode, Transport};
 use ipc::{ErrorCode, Failure};
 
-use crypto_sandbox::import::{self, Source, SourceFiles};
+use crypto_sandbox::import::{self, SourceFiles};
 use crypto_sandbox::vault::contents::OtrKeyRecord;
 
 use crate::conversations::Conversations;
 use crate::store::Store;
-
-fn source_of(source: ImportSource) -> Source {
-    match source {
-        ImportSource::Pidgin => Source::Pidgin,
-        ImportSource::Adium => Source::Adium,
-        ImportSource::Gajim => Source::Gajim,
-        ImportSource::XmppClient => Source::XmppClient,
-        ImportSource::Coyim => Source::Coyim,
-    }
-}
 
 /// Parses and merges; the report for the UI, or why nothing came in.
 pub fn import(
@@ -43,7 +33,7 @@ pub fn import(
         let ImportFile { name, bytes } = file;
         source_files.add(name, SecretBytes::expose(&bytes).to_vec());
     }
-    let imported = import::import(source_of(source), &source_files, passphrase.map(SecretText::expose));
+    let imported = import::import(source, &source_files, passphrase.map(SecretText::expose));
     let mut report = ImportReport { source, added: Vec::new(), accounts: 0, keys: 0, fingerprints: 0, skipped: unread };
     report.skipped.extend(imported.skipped.iter().map(|skipped| format!("{}: {}", skipped.what, skipped.why)));
 

@@ -77,6 +77,12 @@ impl ImportSource {
     }
 }
 
+impl std::fmt::Display for ImportSource {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
 /// One file, named as the client names it (relative to its directory).
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub struct ImportFile {

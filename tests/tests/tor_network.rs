@@ -6,12 +6,13 @@
 //! an onion service leads to the echo server too.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use burrow_tests::servers::reserve_port;
-use burrow_tests::servers::tor::{Role, TorNetwork};
+
+use burrow_tests::servers::tor::{socks5_connect, Role, TorNetwork};
 
 /// An echo server on 127.0.0.1 that records the peer address of every connection.
 struct Echo {
@@ -49,44 +50,10 @@ impl Echo {
     }
 }
 
-/// A minimal SOCKS5 client (RFC 1928 + RFC 1929): username/password
-/// authentication, CONNECT to an IPv4 address or a host name.
+/// A SOCKS5 CONNECT through the client tor, as `username`: the helper's own
+/// client, which the network's readiness checks use too.
 fn socks5(socks_port: u16, host: &str, port: u16, username: &str) -> std::io::Result<TcpStream> {
-    let mut stream = TcpStream::connect(("127.0.0.1", socks_port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    stream.write_all(&[5, 1, 2])?;
-    let mut two = [0u8; 2];
-    stream.read_exact(&mut two)?;
-    assert_eq!(two, [5, 2], "tor accepts username/password authentication");
-    let password = b"unused";
-    let mut auth = vec![1, username.len() as u8];
-    auth.extend_from_slice(username.as_bytes());
-    auth.push(password.len() as u8);
-    auth.extend_from_slice(password);
-    stream.write_all(&auth)?;
-    stream.read_exact(&mut two)?;
-    assert_eq!(two, [1, 0], "authentication accepted");
-    let mut request = vec![5, 1, 0];
-    match host.parse::<Ipv4Addr>() {
-        Ok(ip) => {
-            request.push(1);
-            request.extend_from_slice(&ip.octets());
-        }
-        Err(_) => {
-            request.extend_from_slice(&[3, host.len() as u8]);
-            request.extend_from_slice(host.as_bytes());
-        }
-    }
-    request.extend_from_slice(&port.to_be_bytes());
-    stream.write_all(&request)?;
-    let mut reply = [0u8; 10];
-    stream.read_exact(&mut reply[..4])?;
-    if reply[1] != 0 {
-        return Err(std::io::Error::other(format!("SOCKS CONNECT to {host}:{port} refused with reply {}", reply[1])));
-    }
-    assert_eq!(reply[3], 1, "tor answers with an IPv4 bound address");
-    stream.read_exact(&mut reply[4..])?;
-    Ok(stream)
+    socks5_connect(socks_port, host, port, username, Duration::from_secs(60))
 }
 
 fn round_trip(stream: &mut TcpStream, payload: &[u8]) {

@@ -46,69 +46,23 @@ pub const MAX_JID_BYTES: usize = 3071;
 /// that the rest is skipped and said so.
 pub const MAX_ITEMS: usize = 10_000;
 
-/// A client Burrow imports from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Source {
-    Pidgin,
-    Adium,
-    Gajim,
-    XmppClient,
-    Coyim,
-}
+/// A client Burrow imports from: the one table of clients, their directories and the files read
+/// there is `ipc::import`, which the launcher reads by, so the two can never disagree.
+pub use ipc::import::ImportSource as Source;
 
-impl Source {
-    pub const ALL: [Source; 5] = [Source::Pidgin, Source::Adium, Source::Gajim, Source::XmppClient, Source::Coyim];
-
-    /// "pidgin", "adium", "gajim", "xmpp-client" or "coyim".
-    pub fn from_name(name: &str) -> Option<Source> {
-        Source::ALL.into_iter().find(|source| source.name() == name)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Pidgin => "pidgin",
-            Source::Adium => "adium",
-            Source::Gajim => "gajim",
-            Source::XmppClient => "xmpp-client",
-            Source::Coyim => "coyim",
-        }
-    }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.name())
-    }
-}
-
-/// Where each client keeps its files, relative to $HOME. The launcher reads [`wanted_files`] in
-/// each of them, in order, and passes every file it finds with its path relative to the directory
-/// it was found in (Gajim: `*.key3` and `*.fpr` from its data directory, `config` from its
-/// configuration directory).
-///
-/// xmpp-client's configuration is, by default, the single *file* `~/.xmpp-client`; CoyIM's
-/// importer (config/importer/xmpp_client.go) also accepts a directory of such files there. When
-/// the path is a file, the launcher passes it alone, named `.xmpp-client`.
+/// Where each client keeps its files, relative to $HOME (`ipc::import`). The launcher reads
+/// [`wanted_files`] in each of them, in order, and passes every file it finds with its name
+/// (Gajim: `*.key3` and `*.fpr` from its data directory, `config` from its configuration
+/// directory). xmpp-client's configuration is, by default, the single *file* `~/.xmpp-client`;
+/// the launcher then passes it alone, named `.xmpp-client`.
 pub fn default_dirs(source: Source) -> &'static [&'static str] {
-    match source {
-        Source::Pidgin => &[".purple"],
-        Source::Adium => &["Library/Application Support/Adium 2.0/Users/Default"],
-        Source::Gajim => &[".local/share/gajim", ".config/gajim"],
-        Source::XmppClient => &[".xmpp-client"],
-        Source::Coyim => &[".config/coyim"],
-    }
+    source.default_directories()
 }
 
-/// The files each importer reads, relative to a directory of [`default_dirs`]. `*` matches any run
-/// of characters other than `/` (see [`glob_matches`]); nothing is read from subdirectories.
+/// The files each importer reads (`ipc::import`). `*` matches any run of characters other than
+/// `/` (see [`glob_matches`]); nothing is read from subdirectories.
 pub fn wanted_files(source: Source) -> &'static [&'static str] {
-    match source {
-        Source::Pidgin => &["accounts.xml", "prefs.xml", "blist.xml", "otr.private_key", "otr.fingerprints"],
-        Source::Adium => &["Accounts.plist", "otr.private_key", "otr.fingerprints"],
-        Source::Gajim => &["*.key3", "*.fpr", "config"],
-        Source::XmppClient => &["*"],
-        Source::Coyim => &["accounts.json", "accounts.json.enc"],
-    }
+    source.wanted_files()
 }
 
 /// Whether `path` matches `pattern`, where `*` stands for any run (possibly empty) of characters

@@ -730,7 +730,7 @@ fn http_get(port: u16, path: &str) -> std::io::Result<String> {
 
 /// A SOCKS5 CONNECT through 127.0.0.1:`socks_port` with username/password
 /// authentication (`password` = "x"), to an IPv4 address or a host name.
-fn socks5_connect(socks_port: u16, host: &str, port: u16, username: &str, timeout: Duration) -> std::io::Result<TcpStream> {
+pub fn socks5_connect(socks_port: u16, host: &str, port: u16, username: &str, timeout: Duration) -> std::io::Result<TcpStream> {
     let mut stream = TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], socks_port)), timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
