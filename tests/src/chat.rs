@@ -54,6 +54,28 @@ impl Burrow {
         outcome
     }
 
+    /// `/connect JID` through Tor, which must succeed in the end. A young
+    /// Tor network (or the real one) may fail a stream now and then; Burrow
+    /// says so and retries by itself, so a few `connect` errors that name Tor
+    /// are waited through, as a user would. Any other error fails the test.
+    pub fn connect_through_tor_ok(&mut self, jid: &str) -> Value {
+        const TRANSIENT_ERRORS_ACCEPTED: usize = 4;
+        self.send(&format!("/connect {jid}"));
+        let mut transient = Vec::new();
+        let outcome = loop {
+            let outcome = self.expect_outcome(jid);
+            let message = outcome["message"].as_str().unwrap_or_default();
+            let through_tor = outcome["event"] == "error" && outcome["code"] == "connect" && message.contains("Tor") && message.contains("nothing was sent outside Tor");
+            if !through_tor || transient.len() == TRANSIENT_ERRORS_ACCEPTED {
+                break outcome;
+            }
+            transient.push(outcome);
+        };
+        assert_eq!(outcome["event"], "account", "{jid} did not come online through Tor: {outcome} (after {transient:?})");
+        self.expect(&format!("{jid}'s own presence"), LOGIN, |event| event["event"] == "presence" && event["account"] == jid && event["peer"] == jid);
+        outcome
+    }
+
     /// Every event that arrives within `window`.
     pub fn collect(&mut self, window: Duration) -> Vec<Value> {
         let deadline = Instant::now() + window;

@@ -60,7 +60,7 @@ fn two_accounts_log_in_through_tor_each_on_its_own_circuit() {
     burrow.add_account(&first, &first_password, &options(prosody, front.port(), "system"));
     burrow.add_account(&second, &second_password, &options(prosody, front.port(), "system"));
     for jid in [&first, &second] {
-        let online = burrow.connect_ok(jid);
+        let online = burrow.connect_through_tor_ok(jid);
         assert_eq!(online["tor"], "system", "{online}");
         assert_eq!(online["tls"], "TLS 1.3", "{online}");
     }
@@ -79,7 +79,7 @@ fn two_accounts_log_in_through_tor_each_on_its_own_circuit() {
     // A reconnection goes through Tor again, on a new circuit.
     burrow.send(&format!("/disconnect {first}"));
     burrow.expect("the disconnection", Duration::from_secs(20), |event| event["event"] == "disconnected" && event["account"] == first.as_str());
-    let again = burrow.connect_ok(&first);
+    let again = burrow.connect_through_tor_ok(&first);
     assert_eq!(again["tor"], "system");
     assert_eq!(front.connections_accepted(), 3);
 }
@@ -133,7 +133,7 @@ fn logs_in_by_an_onion_address() {
     let mut burrow = Burrow::unlocked_with_environment(&scratch.path().join("profile"), &environment);
     let options = format!("server={host}:{} tor=system policy=manual ca={}", front.port(), prosody.ca_pem_path().display());
     burrow.add_account(&jid, &password, &options);
-    let online = burrow.connect_ok(&jid);
+    let online = burrow.connect_through_tor_ok(&jid);
     assert_eq!(online["tor"], "system", "{online}");
     assert_eq!(online["tls"], "TLS 1.3", "{online}");
     assert_eq!(front.connections_accepted(), accepted_before + 1, "the login reached Prosody through the onion service");
