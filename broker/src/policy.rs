@@ -59,9 +59,8 @@ pub fn environment_for(role: Role) -> &'static [&'static str] {
             "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "HOME",
         ],
         // Where the system Tor's SOCKS port is (Tails sets both), and the
-        // tests' switch that lets the SOCKS greeting also offer "no
-        // authentication" (net-sandbox/src/main.rs).
-        Role::Net => &["TOR_SOCKS_HOST", "TOR_SOCKS_PORT"],
+        // gap between different accounts' logins (net-sandbox/src/spacing.rs).
+        Role::Net => &["TOR_SOCKS_HOST", "TOR_SOCKS_PORT", "BURROW_ACCOUNT_SPACING"],
         Role::Crypto | Role::Broker => &[],
     }
 }

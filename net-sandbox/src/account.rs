@@ -25,6 +25,7 @@ use tokio::time::Instant;
 use crate::dialer::{Dialer, Dialers};
 use crate::login::{self, LoginError, Session};
 use crate::sm::{Outgoing, SentNote, StreamManagement};
+use crate::spacing::Spacing;
 use crate::stanza::{self, ns};
 use crate::tls::SystemRoots;
 use crate::xml::{Element, StreamEvent, STREAM_CLOSE};
@@ -48,6 +49,8 @@ pub struct Shared {
     pub to_broker: mpsc::Sender<FromNet>,
     /// Numbers `Incoming` messages across all accounts.
     pub next_incoming: Arc<AtomicU64>,
+    /// Keeps different accounts from connecting at the same moment.
+    pub spacing: Arc<Spacing>,
 }
 
 /// How the online phase ended.
@@ -191,6 +194,18 @@ impl Account {
                 continue;
             }
             self.set_state(ConnectionState::Connecting, None, None).await;
+            let start = self.shared.spacing.reserve(&self.account(), Instant::now(), random_fraction());
+            if start > Instant::now() {
+                eprintln!("burrow-net: an account waits {} s to connect, apart from another account's login", (start - Instant::now()).as_secs());
+                if self.wait_taking_commands(start).await {
+                    return;
+                }
+                if !self.want_online {
+                    self.fail_pending("the account was disconnected before it could be sent").await;
+                    self.set_state(ConnectionState::Offline, None, None).await;
+                    continue;
+                }
+            }
             match login::connect(&mut self).await {
                 Ok(session) => {
                     failures = 0;
@@ -249,7 +264,12 @@ impl Account {
     async fn back_off(&mut self, failures: u32) -> bool {
         let base = Duration::from_secs(1).saturating_mul(1 << failures.min(9)).min(Duration::from_secs(300));
         let jitter = base.mul_f64(random_fraction() / 2.0);
-        let deadline = Instant::now() + base + jitter;
+        self.wait_taking_commands(Instant::now() + base + jitter).await
+    }
+
+    /// Waits until `deadline`, taking commands meanwhile; returns early
+    /// (false) when the user disconnects, true to stop the task.
+    async fn wait_taking_commands(&mut self, deadline: Instant) -> bool {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return false,

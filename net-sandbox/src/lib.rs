@@ -8,6 +8,7 @@ pub mod dialer;
 pub mod login;
 pub mod sm;
 pub mod socks;
+pub mod spacing;
 pub mod stanza;
 pub mod tls;
 pub mod xml;

@@ -14,6 +14,7 @@ use ipc::{handshake, Channel, ChannelError, ConfinementReport, ErrorCode, Failur
 use net_sandbox::account::{Account, Command, Shared};
 use net_sandbox::dialer::{Dialers, SystemTor};
 use net_sandbox::socks::Offer;
+use net_sandbox::spacing::{self, Spacing};
 use net_sandbox::tls::SystemRoots;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -50,6 +51,7 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
         roots,
         to_broker: to_broker.clone(),
         next_incoming: Arc::new(AtomicU64::new(0)),
+        spacing: Arc::new(spacing_from_environment()),
     };
     let mut accounts: HashMap<String, (ConnectionSettings, Option<Running>)> = HashMap::new();
     loop {
@@ -98,6 +100,16 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
     drop(to_broker);
     sender.abort();
     Ok(())
+}
+
+/// The gap between different accounts' connection attempts
+/// (`spacing.rs`); a bad setting keeps the default, which is the safe side.
+fn spacing_from_environment() -> Spacing {
+    let setting = std::env::var(spacing::VARIABLE).ok();
+    Spacing::from_setting(setting.as_deref()).unwrap_or_else(|problem| {
+        eprintln!("burrow-net: {problem}; the default spacing is used");
+        Spacing::new(spacing::DEFAULT_RANGE)
+    })
 }
 
 /// Where the system Tor is (`TOR_SOCKS_HOST`, `TOR_SOCKS_PORT`, which the

@@ -115,6 +115,9 @@ impl Burrow {
     /// As `start_with`, with these variables added to Burrow's environment.
     pub fn start_with_environment(program: &Path, profile: &Path, extra: &[&str], environment: &[(&str, &str)]) -> Self {
         let mut child = Command::new(program)
+            // Accounts of one Burrow connect without the random gap between
+            // them (net-sandbox/src/spacing.rs), unless a test sets it.
+            .env("BURROW_ACCOUNT_SPACING", "0-0")
             .envs(environment.iter().copied())
             .args(["--ui", "text", "--json", "--profile"])
             .arg(profile)

@@ -40,6 +40,7 @@ struct Shared {
     upstream: SocketAddr,
     mode: ProxyMode,
     accepted: AtomicUsize,
+    accepted_at: Mutex<Vec<Instant>>,
     open: AtomicUsize,
     stripped: AtomicUsize,
     control: watch::Sender<Control>,
@@ -69,6 +70,7 @@ impl Proxy {
             upstream,
             mode,
             accepted: AtomicUsize::new(0),
+            accepted_at: Mutex::new(Vec::new()),
             open: AtomicUsize::new(0),
             stripped: AtomicUsize::new(0),
             control,
@@ -117,6 +119,11 @@ impl Proxy {
     /// Connections accepted so far.
     pub fn connections_accepted(&self) -> usize {
         self.shared.accepted.load(Ordering::SeqCst)
+    }
+
+    /// When each connection so far was accepted, in order.
+    pub fn accept_times(&self) -> Vec<Instant> {
+        self.shared.accepted_at.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Connections currently being served.
@@ -187,6 +194,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
             shared.server_bytes.lock().unwrap_or_else(|p| p.into_inner()).push(Vec::new());
             client_bytes.len() - 1
         };
+        shared.accepted_at.lock().unwrap_or_else(|p| p.into_inner()).push(Instant::now());
         shared.accepted.fetch_add(1, Ordering::SeqCst);
         shared.open.fetch_add(1, Ordering::SeqCst);
         let control = shared.control.subscribe();
