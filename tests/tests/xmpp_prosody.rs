@@ -48,33 +48,6 @@ fn logs_in_with_scram_over_starttls_and_direct_tls() {
     assert_eq!(gone["reason"], "you disconnected");
 }
 
-/// Two accounts connected at once do not log in at once: the second
-/// connection starts a random gap (here set to 2–3 s) after the first
-/// (net-sandbox/src/spacing.rs), and both still come online.
-#[test]
-fn two_accounts_connected_together_log_in_apart() {
-    let prosody = Prosody::shared();
-    let front = Proxy::transparent(prosody.starttls_port());
-    let scratch = Scratch::new("prosody-spacing");
-    let (first, first_password) = prosody.create_account("spacedfirst");
-    let (second, second_password) = prosody.create_account("spacedsecond");
-    let mut burrow = Burrow::start_with_environment(&burrow_tests::binary("burrow"), &scratch.path().join("profile"), &[], &[("BURROW_ACCOUNT_SPACING", "2-3")]);
-    burrow.send("/unlock test passphrase");
-    burrow.expect_event("unlocked", Duration::from_secs(30));
-    burrow.add_account(&first, &first_password, &options(prosody, front.port()));
-    burrow.add_account(&second, &second_password, &options(prosody, front.port()));
-    burrow.send(&format!("/connect {first}"));
-    burrow.send(&format!("/connect {second}"));
-    for jid in [&first, &second] {
-        let outcome = burrow.expect_outcome(jid);
-        assert_eq!(outcome["event"], "account", "{jid}: {outcome}");
-    }
-    let times = front.accept_times();
-    assert_eq!(times.len(), 2, "one connection per account");
-    let gap = times[1] - times[0];
-    assert!(gap >= Duration::from_secs(2), "the second login began only {gap:?} after the first");
-}
-
 fn burrow_is_status(event: &Value) -> bool {
     event["sasl"].is_string()
 }

@@ -86,7 +86,7 @@ allow_registration = false
 authentication = "internal_hashed"
 storage = "internal"
 log = {{ info = {log:?}; debug = {debug_log:?}; }}
-modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "smacks"; "posix"; }}
+modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "smacks"; "posix"; "stanza_debug"; }}
 modules_disabled = {{ "s2s"; "s2s_auth_certs"; "offline"; "carbons"; }}
 c2s_direct_tls_ssl = {good_ssl}
 
