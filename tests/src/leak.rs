@@ -167,7 +167,9 @@ const PAM_SERVICE: &str = "burrow-leak-socks";
 /// any username and password accepted, as Tor does. It checks them through
 /// PAM with `pam_permit`; the PAM service file lives in its own directory,
 /// bind-mounted over /etc/pam.d in a mount namespace of Dante's alone, so
-/// the system's PAM configuration is neither read nor touched.
+/// the system's PAM configuration is neither read nor touched. Dante keeps
+/// the test's user throughout (no `nobody`): a change of effective user
+/// would clear the parent-death signal, and Dante would outlive a killed test.
 pub struct Dante {
     child: Child,
     port: u16,
@@ -193,7 +195,8 @@ external: 127.0.0.1
 clientmethod: none
 socksmethod: pam.username
 user.privileged: root
-user.unprivileged: nobody
+user.unprivileged: root
+user.libwrap: root
 client pass {{
     from: 127.0.0.0/8 to: 0.0.0.0/0
 }}
