@@ -12,6 +12,7 @@ use serde_json::Value;
 
 pub mod chat;
 pub mod fake_server;
+pub mod leak;
 pub mod otr_peer;
 pub mod pki;
 pub mod proxy;
@@ -114,7 +115,23 @@ impl Burrow {
 
     /// As `start_with`, with these variables added to Burrow's environment.
     pub fn start_with_environment(program: &Path, profile: &Path, extra: &[&str], environment: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(program)
+        Self::start_through(&[], program, profile, extra, environment)
+    }
+
+    /// As `start_with_environment`, run through `launcher` (a command and
+    /// its arguments that exec the program they are given, such as
+    /// `nsenter --net=..`): the child is then Burrow itself, its pipes the
+    /// harness's own.
+    pub fn start_through(launcher: &[String], program: &Path, profile: &Path, extra: &[&str], environment: &[(&str, &str)]) -> Self {
+        let mut command = match launcher.split_first() {
+            Some((first, rest)) => {
+                let mut command = Command::new(first);
+                command.args(rest).arg(program);
+                command
+            }
+            None => Command::new(program),
+        };
+        let mut child = command
             // Accounts of one Burrow connect without the random gap between
             // them (net-sandbox/src/spacing.rs), unless a test sets it.
             .env("BURROW_ACCOUNT_SPACING", "0-0")

@@ -13,6 +13,13 @@ use burrow_tests::proxy::Proxy;
 use burrow_tests::servers::prosody::Prosody;
 use burrow_tests::{binary, Burrow, Scratch};
 
+/// This file's Prosody, with `mod_stanza_debug`, which logs every stanza
+/// in full.
+fn prosody() -> &'static Prosody {
+    static PROSODY: std::sync::OnceLock<Prosody> = std::sync::OnceLock::new();
+    PROSODY.get_or_init(|| Prosody::start_with_modules(&["stanza_debug"]))
+}
+
 fn options(prosody: &Prosody, port: u16) -> String {
     format!("server=127.0.0.1:{port} policy=manual ca={}", prosody.ca_pem_path().display())
 }
@@ -22,7 +29,7 @@ fn options(prosody: &Prosody, port: u16) -> String {
 /// (net-sandbox/src/spacing.rs), and both still come online.
 #[test]
 fn two_accounts_connected_together_log_in_apart() {
-    let prosody = Prosody::shared();
+    let prosody = prosody();
     let front = Proxy::transparent(prosody.starttls_port());
     let scratch = Scratch::new("prosody-spacing");
     let (first, first_password) = prosody.create_account("spacedfirst");
@@ -105,7 +112,7 @@ fn stands_alone_finds_whole_words_only() {
 
 #[test]
 fn no_stanza_names_the_machine_the_user_or_an_address() {
-    let prosody = Prosody::shared();
+    let prosody = prosody();
     let scratch = Scratch::new("unlinkable-stanzas");
     let (alice, alice_password) = prosody.create_account("quietalice");
     let (bob, bob_password) = prosody.create_account("quietbob");

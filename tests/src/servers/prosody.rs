@@ -48,6 +48,12 @@ impl Prosody {
 
     /// A Prosody of its own (killed when dropped).
     pub fn start() -> Prosody {
+        Prosody::start_with_modules(&[])
+    }
+
+    /// A Prosody of its own with these modules enabled too (`stanza_debug`
+    /// writes every stanza in full to the debug log).
+    pub fn start_with_modules(extra_modules: &[&str]) -> Prosody {
         let begun = Instant::now();
         let pki = Pki::shared();
         let good = pki.leaf(&[DOMAIN]);
@@ -86,7 +92,7 @@ allow_registration = false
 authentication = "internal_hashed"
 storage = "internal"
 log = {{ info = {log:?}; debug = {debug_log:?}; }}
-modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "smacks"; "posix"; "stanza_debug"; }}
+modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "smacks"; "posix"; {extra} }}
 modules_disabled = {{ "s2s"; "s2s_auth_certs"; "offline"; "carbons"; }}
 c2s_direct_tls_ssl = {good_ssl}
 
@@ -103,6 +109,7 @@ VirtualHost "{WRONG_DOMAIN}"
             certs = certs.display().to_string(),
             log = log_path.display().to_string(),
             debug_log = debug_log_path.display().to_string(),
+            extra = extra_modules.iter().map(|module| format!("{module:?};")).collect::<Vec<_>>().join(" "),
             good_ssl = ssl(&good),
             wrong_ssl = ssl(&wrong),
         );
