@@ -37,6 +37,8 @@ pub enum DialError {
     BadTorSetting(String),
     #[error("{0}; nothing was sent")]
     NoRandom(String),
+    #[error("Burrow found a system Tor, so its network process may reach Tor's SOCKS port and nothing else; a server on this computer ({0}) cannot be reached directly in this mode, and through Tor it would be another computer's; nothing was sent")]
+    HeldToSystemTor(String),
     #[error("this version of Burrow has no Tor of its own yet (tor=embedded); use tor=system with a running Tor, or tor=auto; nothing was sent")]
     EmbeddedUnavailable,
 }
@@ -45,7 +47,7 @@ impl DialError {
     /// Whether the user must act before another attempt can succeed.
     pub fn needs_the_user(&self) -> bool {
         match self {
-            DialError::NotLoopback(_) | DialError::BadTorSetting(_) | DialError::EmbeddedUnavailable => true,
+            DialError::NotLoopback(_) | DialError::BadTorSetting(_) | DialError::EmbeddedUnavailable | DialError::HeldToSystemTor(_) => true,
             DialError::Socks { source, .. } => matches!(
                 source,
                 SocksError::NoAcceptableMethod | SocksError::UnofferedMethod(_) | SocksError::AuthRefused(_) | SocksError::BadAuthVersion(_) | SocksError::NotSocks5(_) | SocksError::BadName(_)
@@ -216,11 +218,21 @@ impl Dialer for SocksDialer {
 pub struct Dialers {
     pub loopback: Arc<LoopbackDialer>,
     pub system: Result<Arc<SocksDialer>, String>,
+    /// Landlock lets net reach the system Tor's SOCKS port alone.
+    pub held_to_system_tor: bool,
 }
 
 impl Dialers {
     pub fn new(system: Result<SystemTor, String>, offer: Offer) -> Self {
-        Dialers { loopback: Arc::new(LoopbackDialer), system: system.map(|tor| Arc::new(SocksDialer::new(tor, offer))) }
+        Dialers { loopback: Arc::new(LoopbackDialer), system: system.map(|tor| Arc::new(SocksDialer::new(tor, offer))), held_to_system_tor: false }
+    }
+
+    /// In system-Tor mode (see net's `policy.rs`), where nothing but the
+    /// SOCKS port can be reached: a loopback server in `tor=auto` is a clear
+    /// error rather than a connection Landlock refuses.
+    pub fn held_to_system_tor(mut self, held: bool) -> Self {
+        self.held_to_system_tor = held;
+        self
     }
 
     pub fn choose(&self, mode: TorMode, host: &str) -> Result<Arc<dyn Dialer>, DialError> {
@@ -229,7 +241,10 @@ impl Dialers {
             Err(problem) => Err(DialError::BadTorSetting(problem.clone())),
         };
         match mode {
-            TorMode::Auto if LoopbackDialer::address(host, 0).is_ok() => Ok(self.loopback.clone()),
+            TorMode::Auto if LoopbackDialer::address(host, 0).is_ok() => match self.held_to_system_tor {
+                true => Err(DialError::HeldToSystemTor(host.to_owned())),
+                false => Ok(self.loopback.clone()),
+            },
             TorMode::Auto | TorMode::System => system(),
             TorMode::Embedded => Err(DialError::EmbeddedUnavailable),
         }
@@ -294,6 +309,12 @@ mod tests {
         assert!(matches!(broken.choose(TorMode::System, "127.0.0.1"), Err(DialError::BadTorSetting(_))));
         // A broken Tor setting does not stop a loopback server in auto mode.
         assert!(broken.choose(TorMode::Auto, "::1").is_ok());
+        // Held to the system Tor's port, a loopback server is a clear error.
+        let held = dialers_to(9050).held_to_system_tor(true);
+        let refused = held.choose(TorMode::Auto, "127.0.0.1").err().expect("a loopback server while held to Tor");
+        assert!(matches!(refused, DialError::HeldToSystemTor(_)) && refused.needs_the_user(), "{refused}");
+        assert_eq!(held.choose(TorMode::Auto, "chat.example.org").unwrap().tor(), "system");
+        assert_eq!(held.choose(TorMode::System, "127.0.0.1").unwrap().tor(), "system");
     }
 
     #[tokio::test]

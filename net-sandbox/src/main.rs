@@ -12,7 +12,7 @@ use ipc::net::{FromNet, ToNet};
 use ipc::xmpp::{AccountRequest, ConnectionSettings, NetEvent};
 use ipc::{handshake, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Role};
 use net_sandbox::account::{Account, Command, Shared};
-use net_sandbox::dialer::{Dialers, SystemTor};
+use net_sandbox::dialer::Dialers;
 use net_sandbox::socks::Offer;
 use net_sandbox::spacing::{self, Spacing};
 use net_sandbox::tls::SystemRoots;
@@ -112,18 +112,17 @@ fn spacing_from_environment() -> Spacing {
     })
 }
 
-/// Where the system Tor is (`TOR_SOCKS_HOST`, `TOR_SOCKS_PORT`, which the
-/// launcher passes on). The SOCKS greeting offers username/password alone:
-/// "no authentication" would let a connection share a circuit with others.
+/// The system Tor found before confinement (`policy::tor_at_start`). The
+/// SOCKS greeting offers username/password alone: "no authentication"
+/// would let a connection share a circuit with others.
 fn dialers_from_environment() -> Dialers {
-    let variable = |name| std::env::var(name).ok();
-    let (host, port) = (variable("TOR_SOCKS_HOST"), variable("TOR_SOCKS_PORT"));
-    let system = SystemTor::from_environment(host.as_deref(), port.as_deref());
-    match &system {
-        Ok(tor) => eprintln!("burrow-net: system Tor's SOCKS port looked for at {}", tor.candidates.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", then ")),
-        Err(problem) => eprintln!("burrow-net: {problem}; tor=system is refused until it is fixed"),
+    let found = policy::tor_at_start();
+    match (&found.tor, found.only_port) {
+        (Ok(tor), Some(port)) => eprintln!("burrow-net: system Tor's SOCKS port at {}; net may connect to port {port} alone", tor.candidates.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")),
+        (Ok(tor), None) => eprintln!("burrow-net: no system Tor answered at {}; it is looked for again at each connection", tor.candidates.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" or ")),
+        (Err(problem), _) => eprintln!("burrow-net: {problem}; tor=system is refused until it is fixed"),
     }
-    Dialers::new(system, Offer::UsernameOnly)
+    Dialers::new(found.tor.clone(), Offer::UsernameOnly).held_to_system_tor(found.only_port.is_some())
 }
 
 async fn update(accounts: &mut HashMap<String, (ConnectionSettings, Option<Running>)>, settings: ConnectionSettings) {

@@ -8,17 +8,61 @@
 //! directory of the profile, where Tor keeps its state. It cannot read the
 //! store.
 //!
-//! Which ports it may connect to: with `--allow-connect PORT` only those, by
-//! Landlock; the launcher gives it the system Tor's SOCKS port when
-//! `TOR_SOCKS_PORT` names one (as in Tails). Without it, any port: Tor found
-//! at 9050 or 9150 is chosen per connection, a loopback server in `tor=auto`
-//! is on a port no one knows in advance, and so will be embedded arti's
-//! relays; the dialers (`dialer.rs`) refuse in code everything but Tor's
-//! SOCKS port and this computer.
+//! Which ports it may connect to (Landlock): in system-Tor mode the SOCKS
+//! port alone: the one `TOR_SOCKS_HOST`/`TOR_SOCKS_PORT` name (Tails; the
+//! launcher also passes `--allow-connect PORT`), or the default port that
+//! answered when net started (`tor_at_start`). Only when no system Tor
+//! answers, any port: a loopback server in `tor=auto` is on a port no one
+//! knows in advance, and so are embedded Tor's relays; the dialers
+//! (`dialer.rs`) refuse in code everything but Tor and this computer.
+
+use std::net::{SocketAddr, TcpStream};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use confine::args::ChildArgs;
 use confine::seccomp::{any, runtime_baseline, when, Cond};
 use confine::{Filesystem, Policy, Seccomp, Tcp};
+use net_sandbox::dialer::SystemTor;
+
+/// The system Tor as found when net started, before its confinement: where
+/// its SOCKS port is, and whether net is held to that port alone.
+#[derive(Clone, Debug)]
+pub struct TorAtStart {
+    pub tor: Result<SystemTor, String>,
+    /// The one port Landlock lets net connect to, in system-Tor mode.
+    pub only_port: Option<u16>,
+}
+
+static TOR_AT_START: OnceLock<TorAtStart> = OnceLock::new();
+
+/// How long a default port has to accept the probe: a local tor answers
+/// in microseconds.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Decided once: `TOR_SOCKS_HOST`/`TOR_SOCKS_PORT` when set (Tails), and
+/// then net may reach that port alone, even before Tor is up; else the
+/// first of 127.0.0.1:9050 and :9150 that accepts a TCP connection, and
+/// then that port alone too. Only when no system Tor answers does net keep
+/// the right to connect to any port (a loopback server in `tor=auto`, or
+/// embedded Tor's relays); its dialers still refuse everything but Tor.
+pub fn tor_at_start() -> &'static TorAtStart {
+    TOR_AT_START.get_or_init(|| {
+        let variable = |name| std::env::var(name).ok();
+        let tor = SystemTor::from_environment(variable("TOR_SOCKS_HOST").as_deref(), variable("TOR_SOCKS_PORT").as_deref());
+        match tor {
+            Ok(tor) if tor.configured => {
+                let only_port = tor.candidates.first().map(SocketAddr::port);
+                TorAtStart { tor: Ok(tor), only_port }
+            }
+            Ok(tor) => match tor.candidates.iter().find(|candidate| TcpStream::connect_timeout(candidate, PROBE_TIMEOUT).is_ok()) {
+                Some(found) => TorAtStart { tor: Ok(SystemTor { candidates: vec![*found], configured: false }), only_port: Some(found.port()) },
+                None => TorAtStart { tor: Ok(tor), only_port: None },
+            },
+            Err(problem) => TorAtStart { tor: Err(problem), only_port: None },
+        }
+    })
+}
 
 pub fn policy(args: &ChildArgs) -> Result<Policy, String> {
     let own_directory = confine::profile_subdirectory(&args.profile_dir()?, ipc::Role::Net);
@@ -36,9 +80,16 @@ pub fn policy(args: &ChildArgs) -> Result<Policy, String> {
             ],
             ..Filesystem::default()
         },
-        tcp: match allowed_ports(args)? {
-            ports if ports.is_empty() => Tcp::ConnectAnyPort,
-            ports => Tcp::ConnectOnly(ports),
+        tcp: {
+            let mut ports = allowed_ports(args)?;
+            ports.extend(tor_at_start().only_port);
+            ports.sort_unstable();
+            ports.dedup();
+            if ports.is_empty() {
+                Tcp::ConnectAnyPort
+            } else {
+                Tcp::ConnectOnly(ports)
+            }
         },
         scope_signals: true,
         scope_abstract_unix_sockets: true,

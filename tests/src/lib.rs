@@ -78,8 +78,20 @@ pub const EPERM: i32 = 1;
 
 /// Runs `binary` under its real policy with `--sandbox-self-test`.
 pub fn self_test(program: &Path, leading: &[&str], profile: &Path, extra: &[&str], action: &str, argument: Option<&str>) -> Outcome {
+    self_test_through(&[], program, leading, profile, extra, action, argument)
+}
+
+/// As `self_test`, run through `launcher` (such as `nsenter --net=…`).
+pub fn self_test_through(launcher: &[String], program: &Path, leading: &[&str], profile: &Path, extra: &[&str], action: &str, argument: Option<&str>) -> Outcome {
     use std::os::unix::process::ExitStatusExt;
-    let mut command = Command::new(program);
+    let mut command = match launcher.split_first() {
+        Some((first, rest)) => {
+            let mut command = Command::new(first);
+            command.args(rest).arg(program);
+            command
+        }
+        None => Command::new(program),
+    };
     command.args(leading).arg("--profile").arg(profile).args(extra).arg("--sandbox-self-test").arg(action);
     if let Some(argument) = argument {
         command.arg(argument);
