@@ -58,10 +58,10 @@ pub fn environment_for(role: Role) -> &'static [&'static str] {
             "LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LC_CTYPE", "DISPLAY", "WAYLAND_DISPLAY",
             "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "HOME",
         ],
-        // Where the system Tor's SOCKS port is (Tails sets both), and the
-        // tests' switch that lets the SOCKS greeting also offer "no
-        // authentication" (net-sandbox/src/main.rs).
-        Role::Net => &["TOR_SOCKS_HOST", "TOR_SOCKS_PORT"],
+        // Where the system Tor's SOCKS port is (Tails sets both), and which
+        // DNS resolver net asks through Tor for SRV records (for networks
+        // whose exits cannot reach the default; net-sandbox/src/resolve.rs).
+        Role::Net => &["TOR_SOCKS_HOST", "TOR_SOCKS_PORT", "BURROW_DNS_RESOLVER"],
         Role::Crypto | Role::Broker => &[],
     }
 }
@@ -86,6 +86,7 @@ mod environment_tests {
         assert!(net_connect_ports(Some("0")).is_empty());
         assert!(net_connect_ports(Some("nine")).is_empty());
         assert!(environment_for(Role::Net).contains(&"TOR_SOCKS_PORT"));
+        assert!(environment_for(Role::Net).contains(&"BURROW_DNS_RESOLVER"));
         assert!(environment_for(Role::Crypto).is_empty());
     }
 }
