@@ -311,6 +311,11 @@ mod tests {
             assert_eq!((target.port, target.origin), (5222, Origin::Domain), "{literal}");
         }
         assert_eq!(route(&settings(None, None, Transport::StartTls), "example.org").fixed().unwrap(), None);
+        // An onion is never this computer: even tor=auto takes Tor to it,
+        // and the loopback dialer refuses it outright.
+        let plan = route(&settings(None, Some((ONION, 5222)), Transport::StartTls), "example.org");
+        assert_eq!(plan.dialers.choose(TorMode::Auto, &plan.first_host()).unwrap().tor(), "system");
+        assert!(LoopbackDialer::address(ONION, 5222).is_err());
     }
 
     /// With no Tor to carry the lookup, the plan falls back to the domain

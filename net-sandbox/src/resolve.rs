@@ -45,6 +45,8 @@ pub enum ResolveError {
     ResolverOutsideTor(SocketAddr),
     #[error("{0} is not a domain name that can be looked up")]
     BadDomain(String),
+    #[error("{0}; no DNS question was sent")]
+    NoRandom(String),
     #[error("could not reach the DNS resolver through Tor: {0}")]
     Dial(#[from] DialError),
     #[error("the DNS resolver's connection broke: {0}")]
@@ -129,7 +131,7 @@ pub async fn lookup_srv(dialer: &dyn Dialer, resolver: SocketAddr, name: &str) -
 
 fn random_id() -> Result<u16, ResolveError> {
     let mut bytes = [0u8; 2];
-    getrandom::fill(&mut bytes).map_err(|error| ResolveError::Dial(DialError::NoRandom(error.to_string())))?;
+    getrandom::fill(&mut bytes).map_err(|error| ResolveError::NoRandom(format!("the system's random number generator failed ({error})")))?;
     Ok(u16::from_be_bytes(bytes))
 }
 
