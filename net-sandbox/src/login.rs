@@ -300,6 +300,10 @@ async fn dial_first(account: &mut Account, route: &Route, targets: Vec<Target>) 
     let mut last = None;
     for target in targets {
         let dialer = route.dialers.choose(route.tor, &target.host)?;
+        if !target.may_use(dialer.as_ref()) {
+            last = Some(LoginError::Transient(Failure::new(ErrorCode::Connect, "The domain's SRV record points to this computer, which Burrow does not follow outside Tor; give server=HOST:PORT to connect to a server here.")));
+            continue;
+        }
         let dialed = tokio::select! {
             dialed = dialer.dial(&target.host, target.port) => dialed,
             stop = stopped(account) => return Err(stop),
@@ -307,11 +311,11 @@ async fn dial_first(account: &mut Account, route: &Route, targets: Vec<Target>) 
         match dialed {
             Ok(stream) => return Ok((stream, target)),
             Err(error) if error.needs_the_user() => return Err(error.into()),
-            Err(error) => last = Some(error),
+            Err(error) => last = Some(error.into()),
         }
     }
     Err(match last {
-        Some(error) => error.into(),
+        Some(error) => error,
         None => LoginError::Transient(Failure::new(ErrorCode::Connect, "There was no server to connect to.")),
     })
 }

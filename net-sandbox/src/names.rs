@@ -20,7 +20,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use ipc::xmpp::{ConnectionSettings, TorMode, Transport};
 
-use crate::dialer::{Dialers, LoopbackDialer};
+use crate::dialer::{Dialer, Dialers, LoopbackDialer};
 use crate::known_servers;
 use crate::resolve::{self, ResolveError, SrvAnswer, SrvRecord};
 
@@ -48,6 +48,15 @@ pub enum NamesError {
     NotOffered,
     #[error("the onion= address is not valid: {0}")]
     BadOnion(ipc::onion::OnionError),
+}
+
+impl Target {
+    /// A DNS answer comes from the network: it may not steer a direct
+    /// connection to a service on this computer (`tor=auto` dials loopback
+    /// directly only for a host the user gave).
+    pub fn may_use(&self, dialer: &dyn Dialer) -> bool {
+        self.origin != Origin::Srv || dialer.tor() != "none"
+    }
 }
 
 /// What is needed to plan the connection, without holding the account (the
@@ -316,6 +325,19 @@ mod tests {
         let plan = route(&settings(None, Some((ONION, 5222)), Transport::StartTls), "example.org");
         assert_eq!(plan.dialers.choose(TorMode::Auto, &plan.first_host()).unwrap().tor(), "system");
         assert!(LoopbackDialer::address(ONION, 5222).is_err());
+    }
+
+    #[test]
+    fn an_srv_record_never_leads_to_a_direct_connection() {
+        let plan = route(&settings(None, None, Transport::StartTls), "example.org");
+        let srv = Target { host: "127.0.0.1".into(), port: 5222, transport: Transport::StartTls, origin: Origin::Srv };
+        let given = Target { origin: Origin::ServerOption, ..srv.clone() };
+        let direct = plan.dialers.choose(TorMode::Auto, "127.0.0.1").unwrap();
+        assert_eq!(direct.tor(), "none");
+        assert!(!srv.may_use(direct.as_ref()));
+        assert!(given.may_use(direct.as_ref()));
+        let through_tor = plan.dialers.choose(TorMode::System, "127.0.0.1").unwrap();
+        assert!(srv.may_use(through_tor.as_ref()));
     }
 
     /// With no Tor to carry the lookup, the plan falls back to the domain
