@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 source scripts/setup-common.sh
 
 install_packages build-essential pkg-config ca-certificates curl apparmor openssl util-linux prosody lua-sec ejabberd \
-    libotr5-dev libotr5-bin python3-potr tor iproute2 dante-server tshark socat
+    libotr5-dev libotr5-bin python3-potr tor iproute2 dante-server tshark socat dnsmasq-base
 ensure_rust
 
 echo "== build"

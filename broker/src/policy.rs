@@ -58,9 +58,11 @@ pub fn environment_for(role: Role) -> &'static [&'static str] {
             "LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LC_CTYPE", "DISPLAY", "WAYLAND_DISPLAY",
             "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "HOME",
         ],
-        // Where the system Tor's SOCKS port is (Tails sets both), and the
-        // gap between different accounts' logins (net-sandbox/src/spacing.rs).
-        Role::Net => &["TOR_SOCKS_HOST", "TOR_SOCKS_PORT", "BURROW_ACCOUNT_SPACING"],
+        // Where the system Tor's SOCKS port is (Tails sets both), the gap
+        // between different accounts' logins (net-sandbox/src/spacing.rs),
+        // and which DNS resolver net asks through Tor for SRV records (for
+        // networks whose exits cannot reach the default; resolve.rs).
+        Role::Net => &["TOR_SOCKS_HOST", "TOR_SOCKS_PORT", "BURROW_ACCOUNT_SPACING", "BURROW_DNS_RESOLVER"],
         Role::Crypto | Role::Broker => &[],
     }
 }
@@ -85,6 +87,7 @@ mod environment_tests {
         assert!(net_connect_ports(Some("0")).is_empty());
         assert!(net_connect_ports(Some("nine")).is_empty());
         assert!(environment_for(Role::Net).contains(&"TOR_SOCKS_PORT"));
+        assert!(environment_for(Role::Net).contains(&"BURROW_DNS_RESOLVER"));
         assert!(environment_for(Role::Crypto).is_empty());
     }
 }

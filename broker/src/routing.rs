@@ -481,6 +481,7 @@ mod tests {
             jid: "a@b".into(),
             password: ipc::secret::SecretText::new("p".into()),
             server: None,
+            onion: None,
             transport: ipc::xmpp::Transport::StartTls,
             ca_path: Some("/tmp/ca.pem".into()),
             ca_pem: Some(b"-----BEGIN CERTIFICATE-----".to_vec()),

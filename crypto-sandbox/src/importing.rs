@@ -51,6 +51,7 @@ pub fn import(
             jid: account.jid.clone(),
             password: SecretText::new(password.to_string()),
             server: account.server.clone(),
+            onion: None,
             transport: Transport::StartTls,
             ca_path: None,
             ca_pem: None,

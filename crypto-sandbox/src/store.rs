@@ -63,6 +63,7 @@ fn account_of(record: &AccountRecord) -> Option<StoredAccount> {
     let settings = ConnectionSettings {
         jid: jid.as_string(),
         server: record.server.clone(),
+        onion: record.onion.clone(),
         transport,
         extra_anchors_pem: record.extra_anchors_pem.clone(),
         spki_pin: record.spki_pin.clone(),
@@ -212,6 +213,7 @@ impl Store {
             jid: jid.as_string(),
             password: new.password.expose().to_owned(),
             server: new.server.clone(),
+            onion: new.onion.clone(),
             transport: transport_name(new.transport).into(),
             tor: new.tor.name().into(),
             spki_pin: new.spki_pin.clone(),

@@ -15,6 +15,7 @@ pub mod import;
 pub mod jid;
 pub mod launcher;
 pub mod net;
+pub mod onion;
 pub mod otr;
 pub mod secret;
 pub mod types;
@@ -27,4 +28,4 @@ pub use types::*;
 
 /// Raised whenever any message type or its meaning changes; both ends refuse
 /// to talk across versions rather than guess.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;

@@ -42,6 +42,9 @@ pub struct NewAccount {
     pub password: SecretText,
     /// `HOST:PORT` to dial instead of the domain's own address.
     pub server: Option<(String, u16)>,
+    /// `NAME.onion:PORT`, the server's onion service, dialed through Tor
+    /// instead of the domain (and instead of the table of known servers).
+    pub onion: Option<(String, u16)>,
     pub transport: Transport,
     pub ca_path: Option<String>,
     /// The file's certificates, filled in by the broker (from the launcher)
@@ -61,6 +64,7 @@ pub struct NewAccount {
 pub struct ConnectionSettings {
     pub jid: String,
     pub server: Option<(String, u16)>,
+    pub onion: Option<(String, u16)>,
     pub transport: Transport,
     /// PEM certificates trusted for this account only, besides the system's.
     pub extra_anchors_pem: Option<Vec<u8>>,

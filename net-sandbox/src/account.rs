@@ -22,8 +22,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::dialer::{Dialer, Dialers};
+use crate::dialer::Dialers;
 use crate::login::{self, LoginError, Session};
+use crate::names::Route;
 use crate::sm::{Outgoing, SentNote, StreamManagement};
 use crate::spacing::Spacing;
 use crate::stanza::{self, ns};
@@ -45,6 +46,9 @@ pub enum Command {
 #[derive(Clone)]
 pub struct Shared {
     pub dialers: Dialers,
+    /// The DNS resolver asked, through Tor, for SRV records (or why the
+    /// setting was refused).
+    pub resolver: Result<std::net::SocketAddr, String>,
     pub roots: SystemRoots,
     pub to_broker: mpsc::Sender<FromNet>,
     /// Numbers `Incoming` messages across all accounts.
@@ -118,24 +122,17 @@ impl Account {
         Ok(account)
     }
 
-    /// The host and port a connection attempt dials: the `server=` override,
-    /// or the domain on the transport's port.
-    pub fn host_and_port(&self) -> (String, u16) {
-        let direct = self.settings.transport == ipc::xmpp::Transport::DirectTls;
-        self.settings.server.clone().unwrap_or_else(|| (self.jid.domain.clone(), if direct { 5223 } else { 5222 }))
-    }
-
-    /// The dialer for the next attempt, by the account's Tor mode (see
-    /// `Dialers::choose`); it is remembered for the `tor` field.
-    pub fn dialer(&mut self) -> Result<Arc<dyn Dialer>, crate::dialer::DialError> {
-        let (host, _) = self.host_and_port();
-        self.shared.dialers.choose(self.settings.tor, &host)
+    /// Where the next attempt goes (see `names`): options, known onions,
+    /// SRV records, the domain.
+    pub fn route(&self) -> Route {
+        Route::new(&self.settings, &self.jid.domain, self.shared.dialers.clone(), self.shared.resolver.clone())
     }
 
     /// For the `account` event: `system`, `none`, or (once it exists)
-    /// `embedded`; the mode's name when no dialer can be chosen.
+    /// `embedded`, by the first host an attempt dials; the mode's name when
+    /// no dialer can be chosen.
     fn tor_name(&self) -> &'static str {
-        let (host, _) = self.host_and_port();
+        let host = self.route().first_host();
         match self.shared.dialers.choose(self.settings.tor, &host) {
             Ok(dialer) => dialer.tor(),
             Err(_) => self.settings.tor.name(),

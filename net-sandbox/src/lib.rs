@@ -5,7 +5,10 @@
 
 pub mod account;
 pub mod dialer;
+pub mod known_servers;
 pub mod login;
+pub mod names;
+pub mod resolve;
 pub mod sm;
 pub mod socks;
 pub mod spacing;

@@ -17,6 +17,7 @@ use tokio_rustls::client::TlsStream;
 
 use crate::account::{Account, Command};
 use crate::dialer::{BoxedStream, DialError};
+use crate::names::{NamesError, Route, Target};
 use crate::sm::Outgoing;
 use crate::stanza::{self, ns};
 use crate::tls::{self, TlsError, TlsPolicy};
@@ -233,22 +234,24 @@ impl Features {
 pub async fn connect(account: &mut Account) -> Result<Session, LoginError> {
     let settings = account.settings().clone();
     let domain = account.jid().domain.clone();
-    let direct = settings.transport == Transport::DirectTls;
-    let (host, port) = account.host_and_port();
+    let route = account.route();
+    let targets = tokio::select! {
+        targets = route.targets() => targets.map_err(names_failure)?,
+        stop = stopped(account) => return Err(stop),
+    };
+    let (mut transport, target) = dial_first(account, &route, targets).await?;
+    let direct = target.transport == Transport::DirectTls;
     let policy = TlsPolicy {
         system_roots: account.shared().roots.roots.clone(),
         extra_anchors_pem: settings.extra_anchors_pem.clone(),
         spki_pin: settings.spki_pin.clone(),
     };
     let config = tls::client_config(&policy, direct).map_err(tls_failure)?;
-    let dialer = account.dialer()?;
-    let mut transport = tokio::select! {
-        dialed = dialer.dial(&host, port) => dialed?,
-        stop = stopped(account) => return Err(stop),
-    };
     if !direct {
         transport = starttls(transport, &domain).await?;
     }
+    // The certificate is checked against the JID's domain, whichever host
+    // (SRV target, onion) carried the connection.
     let tls = tls::handshake(transport, config, &domain).await.map_err(tls_failure)?;
     let connection = tls.get_ref().1;
     let tls_version = tls::tls_version(connection).to_owned();
@@ -284,6 +287,37 @@ pub async fn connect(account: &mut Account) -> Result<Session, LoginError> {
         }
     });
     Ok(Session { writer, events, reader, tls_version, sasl, roster_request })
+}
+
+fn names_failure(error: NamesError) -> LoginError {
+    LoginError::Fatal(Failure::new(ErrorCode::Connect, format!("{}.", capitalise(&error.to_string()))))
+}
+
+/// Dials the targets in order until one answers. An error the user must
+/// fix (a Tor setting) ends the attempt at once; otherwise the last
+/// target's error is the attempt's.
+async fn dial_first(account: &mut Account, route: &Route, targets: Vec<Target>) -> Result<(BoxedStream, Target), LoginError> {
+    let mut last = None;
+    for target in targets {
+        let dialer = route.dialers.choose(route.tor, &target.host)?;
+        if !target.may_use(dialer.as_ref()) {
+            last = Some(LoginError::Transient(Failure::new(ErrorCode::Connect, "The domain's SRV record points to this computer, which Burrow does not follow outside Tor; give server=HOST:PORT to connect to a server here.")));
+            continue;
+        }
+        let dialed = tokio::select! {
+            dialed = dialer.dial(&target.host, target.port) => dialed,
+            stop = stopped(account) => return Err(stop),
+        };
+        match dialed {
+            Ok(stream) => return Ok((stream, target)),
+            Err(error) if error.needs_the_user() => return Err(error.into()),
+            Err(error) => last = Some(error.into()),
+        }
+    }
+    Err(match last {
+        Some(error) => error,
+        None => LoginError::Transient(Failure::new(ErrorCode::Connect, "There was no server to connect to.")),
+    })
 }
 
 /// Resolves when the user disconnects (or the task must stop) during a

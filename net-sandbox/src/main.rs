@@ -48,6 +48,7 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
     });
     let shared = Shared {
         dialers: dialers_from_environment(),
+        resolver: resolver_from_environment(),
         roots,
         to_broker: to_broker.clone(),
         next_incoming: Arc::new(AtomicU64::new(0)),
@@ -123,6 +124,19 @@ fn dialers_from_environment() -> Dialers {
         (Err(problem), _) => eprintln!("burrow-net: {problem}; tor=system is refused until it is fixed"),
     }
     Dialers::new(found.tor.clone(), Offer::UsernameOnly).held_to_system_tor(found.only_port.is_some())
+}
+
+/// The DNS resolver asked through Tor for SRV records:
+/// `BURROW_DNS_RESOLVER` (`ADDRESS:PORT`), which the launcher passes on, for
+/// a network whose Tor exits cannot reach the default, else the default.
+fn resolver_from_environment() -> Result<std::net::SocketAddr, String> {
+    let value = std::env::var("BURROW_DNS_RESOLVER").ok();
+    let resolver = net_sandbox::resolve::resolver_from_environment(value.as_deref()).map_err(|error| error.to_string());
+    match &resolver {
+        Ok(address) => eprintln!("burrow-net: SRV records are asked of {address} through Tor"),
+        Err(problem) => eprintln!("burrow-net: {problem}; SRV records will not be looked up"),
+    }
+    resolver
 }
 
 async fn update(accounts: &mut HashMap<String, (ConnectionSettings, Option<Running>)>, settings: ConnectionSettings) {

@@ -237,10 +237,10 @@ fn parse_import(rest: &str) -> Result<Command, String> {
 }
 
 /// `/account add JID PASSWORD [server=HOST:PORT] [ca=PEM_PATH] [tor=…]
-/// [policy=…]`, and Burrow's own options `pin=sha256/BASE64`,
-/// `tls=starttls|direct` and `plain=allow`.
+/// [policy=…]`, and Burrow's own options `onion=NAME.onion[:PORT]`,
+/// `pin=sha256/BASE64`, `tls=starttls|direct` and `plain=allow`.
 fn parse_account(rest: &str) -> Result<Command, String> {
-    const USAGE: &str = "usage: /account add JID PASSWORD [server=HOST:PORT] [ca=PEM_PATH] [tor=auto|system|embedded] [policy=never|opportunistic|manual|require] [pin=sha256/BASE64] [tls=starttls|direct] [plain=allow]";
+    const USAGE: &str = "usage: /account add JID PASSWORD [server=HOST:PORT] [ca=PEM_PATH] [onion=NAME.onion[:PORT]] [tor=auto|system|embedded] [policy=never|opportunistic|manual|require] [pin=sha256/BASE64] [tls=starttls|direct] [plain=allow]";
     let mut words = rest.split_whitespace();
     if words.next() != Some("add") {
         return Err(USAGE.into());
@@ -251,6 +251,7 @@ fn parse_account(rest: &str) -> Result<Command, String> {
         jid,
         password: SecretText::new(password.to_owned()),
         server: None,
+        onion: None,
         transport: Transport::StartTls,
         ca_path: None,
         ca_pem: None,
@@ -259,10 +260,12 @@ fn parse_account(rest: &str) -> Result<Command, String> {
         policy: None,
         allow_plain: false,
     };
+    let mut onion = None;
     for option in words {
         let (key, value) = option.split_once('=').ok_or_else(|| format!("{option} is not KEY=VALUE; {USAGE}"))?;
         match key {
             "server" => account.server = Some(parse_server(value)?),
+            "onion" => onion = Some(parse_onion(value)?),
             "ca" => account.ca_path = Some(absolute(value)?),
             "tor" => {
                 account.tor = match value {
@@ -292,7 +295,25 @@ fn parse_account(rest: &str) -> Result<Command, String> {
             _ => return Err(format!("unknown option {key}=; {USAGE}")),
         }
     }
+    if let Some((host, port)) = onion {
+        if account.server.is_some() {
+            return Err("server= and onion= both say where to connect; give one of them".into());
+        }
+        // Without a port, the transport's standard one, as for the domain.
+        let port = port.unwrap_or(if account.transport == Transport::DirectTls { 5223 } else { 5222 });
+        account.onion = Some((host, port));
+    }
     Ok(Command::AddAccount(account))
+}
+
+/// `NAME.onion` or `NAME.onion:PORT`, a valid v3 address.
+fn parse_onion(value: &str) -> Result<(String, Option<u16>), String> {
+    let (host, port) = match value.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port.parse::<u16>().ok().filter(|port| *port != 0).ok_or_else(|| format!("onion= takes NAME.onion or NAME.onion:PORT, and {port} is not a port"))?)),
+        None => (value, None),
+    };
+    let host = ipc::onion::validate_v3(host).map_err(|error| format!("onion= takes a v3 onion address: {error}"))?;
+    Ok((host, port))
 }
 
 /// `HOST:PORT`, `[IPV6]:PORT`.
@@ -406,6 +427,18 @@ mod tests {
         assert_eq!(v6.server, Some(("::1".into(), 5223)));
         assert!(parse("/account add a@b").is_err());
         assert!(parse("/account add a@b p server=nowhere").is_err());
+        let onion = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion";
+        let Some(Command::AddAccount(by_onion)) = parse(&format!("/account add a@b p onion={}", onion.to_uppercase())).unwrap() else { panic!() };
+        assert_eq!(by_onion.onion, Some((onion.to_owned(), 5222)));
+        assert_eq!(by_onion.server, None);
+        let Some(Command::AddAccount(direct)) = parse(&format!("/account add a@b p onion={onion} tls=direct")).unwrap() else { panic!() };
+        assert_eq!(direct.onion, Some((onion.to_owned(), 5223)));
+        let Some(Command::AddAccount(ported)) = parse(&format!("/account add a@b p onion={onion}:15222")).unwrap() else { panic!() };
+        assert_eq!(ported.onion, Some((onion.to_owned(), 15222)));
+        assert!(parse(&format!("/account add a@b p onion={onion}:0")).unwrap_err().contains("not a port"));
+        assert!(parse("/account add a@b p onion=jabber63t4r2qi57.onion").unwrap_err().contains("56"));
+        assert!(parse(&format!("/account add a@b p onion={}", onion.replacen("gzyx", "gzyy", 1))).unwrap_err().contains("mistyped"));
+        assert!(parse(&format!("/account add a@b p onion={onion} server=127.0.0.1:5222")).unwrap_err().contains("give one"));
         assert!(parse("/account add a@b p tor=udp").is_err());
         assert!(parse("/account add a@b p colour=blue").is_err());
         assert!(parse("/account remove a@b").is_err());

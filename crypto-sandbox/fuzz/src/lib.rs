@@ -23,6 +23,7 @@ pub fn sample_contents(n: usize) -> Contents {
             jid: jid.clone(),
             password: format!("password {i}"),
             server: if i % 2 == 0 { Some(("xmpp.example.org".into(), 5222)) } else { None },
+            onion: None,
             transport: "starttls".into(),
             tor: "auto".into(),
             spki_pin: Some("sha256/AAAA".into()),

@@ -12,7 +12,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// The version `Contents` encodes as. Raise it with every change of shape,
 /// and keep the old shape's decoder and its migration.
-pub const CONTENTS_VERSION: u16 = 1;
+pub const CONTENTS_VERSION: u16 = 2;
 
 /// One account, with its secrets.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Zeroize, ZeroizeOnDrop)]
@@ -22,6 +22,8 @@ pub struct AccountRecord {
     pub password: String,
     /// A server override, `HOST:PORT`.
     pub server: Option<(String, u16)>,
+    /// The server's onion service, `NAME.onion:PORT` (since version 2).
+    pub onion: Option<(String, u16)>,
     /// "starttls" or "direct".
     pub transport: String,
     /// "auto", "system" or "embedded".
@@ -100,4 +102,68 @@ pub struct Contents {
     pub bookmarks: Vec<BookmarkRecord>,
     /// UI preferences, name → value.
     pub preferences: Vec<(String, String)>,
+}
+
+/// Version 1, as Burrow wrote it before accounts had an onion override.
+pub mod v1 {
+    use bincode::{Decode, Encode};
+    use zeroize::{Zeroize, ZeroizeOnDrop};
+
+    use super::{BookmarkRecord, FingerprintRecord, OtrKeyRecord, PeerPolicyRecord};
+
+    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Zeroize, ZeroizeOnDrop)]
+    pub struct AccountRecord {
+        pub jid: String,
+        pub password: String,
+        pub server: Option<(String, u16)>,
+        pub transport: String,
+        pub tor: String,
+        pub spki_pin: Option<String>,
+        pub extra_anchors_pem: Option<Vec<u8>>,
+        pub otr_policy: String,
+        pub otr_allow_v2: bool,
+        pub allow_plain: bool,
+    }
+
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Encode, Decode, Zeroize, ZeroizeOnDrop)]
+    pub struct Contents {
+        pub accounts: Vec<AccountRecord>,
+        pub otr_keys: Vec<OtrKeyRecord>,
+        pub fingerprints: Vec<FingerprintRecord>,
+        pub peer_policies: Vec<PeerPolicyRecord>,
+        pub bookmarks: Vec<BookmarkRecord>,
+        pub preferences: Vec<(String, String)>,
+    }
+
+    /// Every value moves over as it is; no account had an onion override.
+    /// (`mem::take`, because the zeroizing types cannot be taken apart.)
+    impl From<Contents> for super::Contents {
+        fn from(mut old: Contents) -> Self {
+            let accounts = old
+                .accounts
+                .iter_mut()
+                .map(|account| super::AccountRecord {
+                    jid: std::mem::take(&mut account.jid),
+                    password: std::mem::take(&mut account.password),
+                    server: account.server.take(),
+                    onion: None,
+                    transport: std::mem::take(&mut account.transport),
+                    tor: std::mem::take(&mut account.tor),
+                    spki_pin: account.spki_pin.take(),
+                    extra_anchors_pem: account.extra_anchors_pem.take(),
+                    otr_policy: std::mem::take(&mut account.otr_policy),
+                    otr_allow_v2: account.otr_allow_v2,
+                    allow_plain: account.allow_plain,
+                })
+                .collect();
+            super::Contents {
+                accounts,
+                otr_keys: std::mem::take(&mut old.otr_keys),
+                fingerprints: std::mem::take(&mut old.fingerprints),
+                peer_policies: std::mem::take(&mut old.peer_policies),
+                bookmarks: std::mem::take(&mut old.bookmarks),
+                preferences: std::mem::take(&mut old.preferences),
+            }
+        }
+    }
 }

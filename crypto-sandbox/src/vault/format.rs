@@ -253,21 +253,23 @@ pub fn decode_plaintext(plaintext: &[u8]) -> Result<Contents, FormatError> {
 }
 
 /// Decodes the contents of one version and brings them to the current
-/// version. Version 1 is [`Contents`] as it is; a later version keeps the
-/// older shapes' decoders here and migrates them.
+/// version. Version 2 is [`Contents`] as it is; version 1 (accounts without
+/// an onion override) keeps its decoder in `contents::v1` and is migrated.
 pub fn decode_contents(version: u16, bytes: &[u8]) -> Result<Contents, FormatError> {
-    match version {
-        1 => decode_v1(bytes),
-        found => Err(FormatError::UnsupportedContentsVersion { found }),
-    }
+    let contents = match version {
+        1 => Contents::from(decode_exactly::<super::contents::v1::Contents>(bytes)?),
+        2 => decode_exactly::<Contents>(bytes)?,
+        found => return Err(FormatError::UnsupportedContentsVersion { found }),
+    };
+    validate(&contents)?;
+    Ok(contents)
 }
 
-fn decode_v1(bytes: &[u8]) -> Result<Contents, FormatError> {
-    let (contents, used): (Contents, usize) = bincode::decode_from_slice(bytes, config()).map_err(|error| FormatError::Damaged { reason: decode_reason(&error) })?;
+fn decode_exactly<T: bincode::Decode<()>>(bytes: &[u8]) -> Result<T, FormatError> {
+    let (contents, used): (T, usize) = bincode::decode_from_slice(bytes, config()).map_err(|error| FormatError::Damaged { reason: decode_reason(&error) })?;
     if used != bytes.len() {
         return Err(FormatError::Damaged { reason: "there are bytes after its contents" });
     }
-    validate(&contents)?;
     Ok(contents)
 }
 
@@ -342,31 +344,79 @@ mod tests {
         assert_eq!(h.encode()[15], 0x01);
     }
 
-    /// Pins a whole version-1 file of empty contents under a fixed key:
-    /// header, contents version, bincode and AES-256-GCM together.
+    /// Pins a whole file of empty contents under a fixed key: header,
+    /// contents version, bincode and AES-256-GCM together.
     #[test]
-    fn version_1_empty_file_is_pinned() {
+    fn empty_file_is_pinned() {
         let key = Zeroizing::new([7u8; 32]);
         let file = seal(&key, header(), &Contents::default()).unwrap();
         let hex: String = file[HEADER_LEN..].iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(file.len(), HEADER_LEN + 2 + 6 + TAG_LEN);
         assert_eq!(&file[61..65], &[0, 0, 0, 24]);
-        assert_eq!(hex, PINNED_EMPTY_BODY);
+        assert_eq!(hex, PINNED_EMPTY_BODY_V2);
         assert_eq!(Parsed::parse(&file).unwrap().open(&key).unwrap(), Contents::default());
     }
-    // Checked against Python's `cryptography` AESGCM over the same header, key and nonce.
-    const PINNED_EMPTY_BODY: &str = "61be5be615adeac13fcfa2ba60644a950001ecff4badfe88";
+
+    /// A file that an older Burrow wrote (contents version 1) still opens.
+    #[test]
+    fn a_version_1_file_still_opens() {
+        let key = Zeroizing::new([7u8; 32]);
+        let mut file = seal(&key, header(), &Contents::default()).unwrap();
+        file.truncate(HEADER_LEN);
+        file.extend((0..PINNED_EMPTY_BODY_V1.len()).step_by(2).map(|at| u8::from_str_radix(&PINNED_EMPTY_BODY_V1[at..at + 2], 16).unwrap()));
+        assert_eq!(Parsed::parse(&file).unwrap().open(&key).unwrap(), Contents::default());
+    }
+    // Both checked against Python's `cryptography` AESGCM over the same header, key and nonce.
+    const PINNED_EMPTY_BODY_V1: &str = "61be5be615adeac13fcfa2ba60644a950001ecff4badfe88";
+    const PINNED_EMPTY_BODY_V2: &str = "61bd5be615adeac1ecfa9f5594b852ab5c9e333ff750b2e9";
+
+    /// A version-1 account moves to version 2 whole, without an onion.
+    #[test]
+    fn version_1_accounts_migrate() {
+        use super::super::contents::v1;
+        let old = v1::Contents {
+            accounts: vec![v1::AccountRecord {
+                jid: "alice@example.org".into(),
+                password: "secret".into(),
+                server: Some(("xmpp.example.org".into(), 5223)),
+                transport: "direct".into(),
+                tor: "system".into(),
+                spki_pin: Some("sha256/AAAA".into()),
+                extra_anchors_pem: Some(b"PEM".to_vec()),
+                otr_policy: "manual".into(),
+                otr_allow_v2: false,
+                allow_plain: true,
+            }],
+            otr_keys: vec![],
+            fingerprints: vec![],
+            peer_policies: vec![],
+            bookmarks: vec![],
+            preferences: vec![("theme".into(), "dark".into())],
+        };
+        let bytes = bincode::encode_to_vec(&old, config()).unwrap();
+        let migrated = decode_contents(1, &bytes).unwrap();
+        let account = &migrated.accounts[0];
+        assert_eq!((account.jid.as_str(), account.password.as_str(), account.server.clone()), ("alice@example.org", "secret", Some(("xmpp.example.org".into(), 5223))));
+        assert_eq!((account.transport.as_str(), account.tor.as_str(), account.otr_policy.as_str()), ("direct", "system", "manual"));
+        assert_eq!((account.spki_pin.as_deref(), account.extra_anchors_pem.as_deref()), (Some("sha256/AAAA"), Some(&b"PEM"[..])));
+        assert!(!account.otr_allow_v2 && account.allow_plain && account.onion.is_none());
+        assert_eq!(migrated.preferences, old.preferences);
+        // The same bytes are not a version-2 store: the shapes differ.
+        assert!(decode_contents(2, &bytes).is_err());
+    }
 
     #[test]
     fn plaintext_layout() {
         let plaintext = encode_plaintext(&Contents::default()).unwrap();
-        assert_eq!(plaintext.as_slice(), &[0, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(plaintext.as_slice(), &[0, 2, 0, 0, 0, 0, 0, 0]);
         assert_eq!(decode_plaintext(&plaintext).unwrap(), Contents::default());
     }
 
     #[test]
     fn contents_versions() {
-        assert_eq!(decode_contents(2, &[0; 6]), Err(FormatError::UnsupportedContentsVersion { found: 2 }));
+        assert_eq!(decode_contents(3, &[0; 6]), Err(FormatError::UnsupportedContentsVersion { found: 3 }));
+        assert_eq!(decode_contents(1, &[0; 6]), Ok(Contents::default()));
+        assert_eq!(decode_contents(2, &[0; 6]), Ok(Contents::default()));
         assert_eq!(decode_contents(0, &[0; 6]), Err(FormatError::UnsupportedContentsVersion { found: 0 }));
         assert!(matches!(decode_contents(1, &[0; 7]), Err(FormatError::Damaged { .. })));
         assert!(matches!(decode_contents(1, &[0; 5]), Err(FormatError::Damaged { .. })));

@@ -19,6 +19,7 @@
 //! each held by an `flock` on `/tmp/burrow-test-ports/PORT.lock` for the life of
 //! the process, so concurrent test binaries never pick the same one.
 
+pub mod dnsmasq;
 pub mod ejabberd;
 pub mod probe;
 pub mod prosody;

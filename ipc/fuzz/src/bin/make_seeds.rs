@@ -86,6 +86,7 @@ fn main() {
     let settings = ipc::xmpp::ConnectionSettings {
         jid: "alice@example.org".into(),
         server: Some(("127.0.0.1".into(), 5222)),
+        onion: None,
         transport: ipc::xmpp::Transport::StartTls,
         extra_anchors_pem: Some(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec()),
         spki_pin: Some("sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".into()),
