@@ -245,11 +245,25 @@ fn parse_account(rest: &str) -> Result<Command, String> {
     if words.next() != Some("add") {
         return Err(USAGE.into());
     }
-    let jid = account_of(words.next().ok_or(USAGE)?)?;
+    let jid = words.next().ok_or(USAGE)?;
     let password = words.next().ok_or(USAGE)?;
-    let mut account = NewAccount {
-        jid,
-        password: SecretText::new(password.to_owned()),
+    let mut account = new_account(jid, SecretText::new(password.to_owned()))?;
+    for option in words {
+        let (key, value) = option.split_once('=').ok_or_else(|| format!("{option} is not KEY=VALUE; {USAGE}"))?;
+        account_option(&mut account, key, value).map_err(|problem| if problem.is_empty() { format!("unknown option {key}=; {USAGE}") } else { problem })?;
+    }
+    Ok(Command::AddAccount(account))
+}
+
+/// An account with Burrow's defaults (STARTTLS, Tor chosen automatically);
+/// the text and GTK front ends both start from it.
+pub fn new_account(jid: &str, password: SecretText) -> Result<NewAccount, String> {
+    if password.expose().is_empty() {
+        return Err("the password is empty".into());
+    }
+    Ok(NewAccount {
+        jid: account_of(jid.trim())?,
+        password,
         server: None,
         transport: Transport::StartTls,
         ca_path: None,
@@ -258,41 +272,43 @@ fn parse_account(rest: &str) -> Result<Command, String> {
         tor: TorMode::Auto,
         policy: None,
         allow_plain: false,
-    };
-    for option in words {
-        let (key, value) = option.split_once('=').ok_or_else(|| format!("{option} is not KEY=VALUE; {USAGE}"))?;
-        match key {
-            "server" => account.server = Some(parse_server(value)?),
-            "ca" => account.ca_path = Some(absolute(value)?),
-            "tor" => {
-                account.tor = match value {
-                    "auto" => TorMode::Auto,
-                    "system" => TorMode::System,
-                    "embedded" => TorMode::Embedded,
-                    _ => return Err("tor= takes auto, system or embedded".into()),
-                }
+    })
+}
+
+/// One `/account add` option, checked; the GTK form's fields go through the
+/// same checks. An unknown key is an empty error, for the caller to word.
+pub fn account_option(account: &mut NewAccount, key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "server" => account.server = Some(parse_server(value)?),
+        "ca" => account.ca_path = Some(absolute(value)?),
+        "tor" => {
+            account.tor = match value {
+                "auto" => TorMode::Auto,
+                "system" => TorMode::System,
+                "embedded" => TorMode::Embedded,
+                _ => return Err("tor= takes auto, system or embedded".into()),
             }
-            "policy" if POLICIES.contains(&value) => account.policy = Some(value.to_owned()),
-            "policy" => return Err("policy= takes never, opportunistic, manual or require".into()),
-            "pin" => {
-                let valid = value.strip_prefix("sha256/").is_some_and(|hash| hash.len() == 44 && hash.ends_with('='));
-                if !valid {
-                    return Err("pin= takes sha256/ followed by the base64 SHA-256 of the server's public key".into());
-                }
-                account.spki_pin = Some(value.to_owned());
-            }
-            "tls" => {
-                account.transport = match value {
-                    "starttls" => Transport::StartTls,
-                    "direct" => Transport::DirectTls,
-                    _ => return Err("tls= takes starttls or direct".into()),
-                }
-            }
-            "plain" if value == "allow" => account.allow_plain = true,
-            _ => return Err(format!("unknown option {key}=; {USAGE}")),
         }
+        "policy" if POLICIES.contains(&value) => account.policy = Some(value.to_owned()),
+        "policy" => return Err("policy= takes never, opportunistic, manual or require".into()),
+        "pin" => {
+            let valid = value.strip_prefix("sha256/").is_some_and(|hash| hash.len() == 44 && hash.ends_with('='));
+            if !valid {
+                return Err("pin= takes sha256/ followed by the base64 SHA-256 of the server's public key".into());
+            }
+            account.spki_pin = Some(value.to_owned());
+        }
+        "tls" => {
+            account.transport = match value {
+                "starttls" => Transport::StartTls,
+                "direct" => Transport::DirectTls,
+                _ => return Err("tls= takes starttls or direct".into()),
+            }
+        }
+        "plain" if value == "allow" => account.allow_plain = true,
+        _ => return Err(String::new()),
     }
-    Ok(Command::AddAccount(account))
+    Ok(())
 }
 
 /// `HOST:PORT`, `[IPV6]:PORT`.
