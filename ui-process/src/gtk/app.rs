@@ -165,6 +165,19 @@ impl App {
             }
             gtk::glib::Propagation::Proceed
         });
+        // Ctrl+Q quits from anywhere in the window, as the close button does.
+        let weak = Rc::downgrade(&app);
+        let quit = gtk::CallbackAction::new(move |_, _| {
+            if let Some(app) = weak.upgrade() {
+                app.quit();
+                app.window.set_visible(false);
+            }
+            gtk::glib::Propagation::Stop
+        });
+        let shortcuts = gtk::ShortcutController::new();
+        shortcuts.set_scope(gtk::ShortcutScope::Global);
+        shortcuts.add_shortcut(gtk::Shortcut::new(gtk::ShortcutTrigger::parse_string("<Control>q"), Some(quit)));
+        app.window.add_controller(shortcuts);
         app.window.present();
         app.store_page.focus();
         app
