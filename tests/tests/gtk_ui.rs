@@ -29,10 +29,33 @@ fn repo_file(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
 }
 
+/// The launcher, stopped in order (SIGTERM, as a session logout would) if
+/// the test fails before it quits through the window, so that no Burrow
+/// outlives the test.
+struct Launched(std::process::Child);
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            if let Some(pid) = rustix::process::Pid::from_raw(self.0.id() as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            // Not wait_for_exit: it panics, and this may run while unwinding.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while self.0.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 #[test]
-fn first_run_passphrase_account_online_from_the_desktop_entry() {
+fn first_run_to_a_verified_private_conversation_from_the_desktop_entry() {
     let prosody = Prosody::shared();
     let (jid, password) = prosody.create_account("gtk");
+    let (peer_jid, peer_password) = prosody.create_account("gtkpeer");
     let scratch = Scratch::new("gtk-first-run");
     let runtime = scratch.path().join("runtime");
     let home = scratch.path().join("home");
@@ -61,14 +84,14 @@ fn first_run_passphrase_account_online_from_the_desktop_entry() {
         // Accounts connect without the random gap (net-sandbox/src/spacing.rs).
         ("BURROW_ACCOUNT_SPACING", "0-0"),
     ];
-    let mut burrow = Command::new(&exec[0])
+    let mut burrow = Launched(Command::new(&exec[0])
         .args(&exec[1..])
         .env_clear()
         .envs(environment)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("start burrow from the desktop entry's Exec line");
+        .expect("start burrow from the desktop entry's Exec line"));
 
     let driver = Command::new("/usr/bin/python3")
         .arg(repo_file("tests/gtk/first_run.py"))
@@ -76,6 +99,9 @@ fn first_run_passphrase_account_online_from_the_desktop_entry() {
         .args(["correct horse battery staple", &jid, &password])
         .arg(format!("127.0.0.1:{}", prosody.starttls_port()))
         .arg(prosody.ca_pem_path())
+        .args([&peer_jid, &peer_password])
+        .arg(scratch.path().join("peer-profile"))
+        .arg(binary("burrow"))
         .env_clear()
         .envs(environment)
         .stdin(Stdio::null())
@@ -88,7 +114,7 @@ fn first_run_passphrase_account_online_from_the_desktop_entry() {
     assert!(said.lines().any(|line| line == "ok"), "{said}");
     let profile = config.join("burrow");
     assert!(profile.join("crypto").join("store").is_file(), "the first run made no store");
-    for step in ["first-run", "passphrase-typed", "add-account", "account-filled", "account-added", "online"] {
+    for step in ["first-run", "passphrase-typed", "add-account", "account-filled", "account-added", "online", "conversation-opened", "private", "reply", "smp-question", "verified"] {
         let shot = std::fs::read_dir(&artifacts)
             .unwrap()
             .flatten()
@@ -107,13 +133,13 @@ fn first_run_passphrase_account_online_from_the_desktop_entry() {
     assert_eq!(self_test(&binary("burrow-ui"), &[], &profile, &["--gtk"], "tcp-connect", Some(&server)), Outcome::Errno(EPERM));
 
     // Ctrl+Q, typed into the window, ends every process cleanly.
-    let window = Command::new("xdotool").args(["search", "--name", "^Burrow$"]).env("DISPLAY", &xvfb.display).output().expect("xdotool");
+    let window = Command::new("xdotool").args(["search", "--onlyvisible", "--name", "^Burrow$"]).env("DISPLAY", &xvfb.display).output().expect("xdotool");
     let window = String::from_utf8_lossy(&window.stdout).split_whitespace().last().expect("the Burrow window").to_owned();
     for keys in [&["windowfocus", "--sync", window.as_str()][..], &["key", "ctrl+q"]] {
         let done = Command::new("xdotool").args(keys).env("DISPLAY", &xvfb.display).status().expect("xdotool");
         assert!(done.success(), "xdotool {keys:?}");
     }
-    let status = wait_for_exit(&mut burrow, Duration::from_secs(30));
+    let status = wait_for_exit(&mut burrow.0, Duration::from_secs(30));
     assert!(status.success(), "burrow ended with {status:?}");
     eprintln!("screenshots: {}", artifacts.display());
 }

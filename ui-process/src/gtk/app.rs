@@ -326,17 +326,21 @@ impl App {
         match event {
             OtrEvent::State { peer, state, fingerprint, verified } => {
                 let key = (account.to_owned(), peer.clone());
-                self.known.borrow_mut().otr.insert(key.clone(), (OtrView { state, verified }, fingerprint.clone()));
+                let before = self.known.borrow_mut().otr.insert(key.clone(), (OtrView { state, verified }, fingerprint.clone()));
                 if let Some(conversation) = self.conversation(&key) {
                     if let Some(fingerprint) = &fingerprint {
                         conversation.their_fingerprint(fingerprint, verified);
                     }
-                    let note = match state {
-                        ConversationState::Private => tr("The conversation is now encrypted with OTR."),
-                        ConversationState::Finished => tr("The contact ended the private conversation."),
-                        ConversationState::Plaintext => tr("The conversation is not encrypted."),
-                    };
-                    conversation.note(&note);
+                    // Crypto also reports an unchanged state (after SMP, or
+                    // when asked); only a change is news.
+                    if before.map(|(view, _)| view.state) != Some(state) {
+                        let note = match state {
+                            ConversationState::Private => tr("The conversation is now encrypted with OTR."),
+                            ConversationState::Finished => tr("The contact ended the private conversation."),
+                            ConversationState::Plaintext => tr("The conversation is not encrypted."),
+                        };
+                        conversation.note(&note);
+                    }
                 }
                 self.refresh_ratings(account);
                 self.refresh_roster();
@@ -408,7 +412,9 @@ impl App {
                 if let Some((view, Some(fingerprint))) = self.known.borrow().otr.get(&key) {
                     conversation.their_fingerprint(fingerprint, view.verified);
                 }
-                conversation.refresh_fingerprints();
+                if !self.known.borrow().own_fingerprints.contains_key(account) {
+                    conversation.ask_our_fingerprint();
+                }
                 self.rate(&conversation);
                 conversation
             }

@@ -44,8 +44,9 @@ impl Conversation {
         margins(&root, 8);
         let tab = plain_label(peer);
         tab.set_wrap(false);
-        tab.set_ellipsize(gtk::pango::EllipsizeMode::Middle);
-        tab.set_max_width_chars(24);
+        tab.set_ellipsize(gtk::pango::EllipsizeMode::End);
+        tab.set_width_chars(12);
+        tab.set_max_width_chars(32);
 
         let rating_title = plain_label("");
         rating_title.add_css_class("title-3");
@@ -196,10 +197,10 @@ impl Conversation {
         (self.send)(FromUi::Otr { account: self.account.clone(), request });
     }
 
-    /// Asks crypto for both fingerprints and the current state.
-    pub fn refresh_fingerprints(&self) {
+    /// Asks crypto for our fingerprint; the peer's comes with each OTR
+    /// state change (there is none before a private conversation).
+    pub fn ask_our_fingerprint(&self) {
         self.otr(OtrRequest::Fingerprint { peer: None });
-        self.otr(OtrRequest::Fingerprint { peer: Some(self.peer.clone()) });
     }
 
     fn send_text(&self, text: String) {
