@@ -102,7 +102,7 @@ pub fn find_process(program: &str, argument: &str) -> Option<u32> {
         let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
         let words: Vec<&[u8]> = cmdline.split(|byte| *byte == 0).collect();
         let first = String::from_utf8_lossy(words.first()?);
-        let holds = words.iter().any(|word| *word == argument.as_bytes());
+        let holds = words.contains(&argument.as_bytes());
         (first.ends_with(program) && holds).then_some(pid)
     })
 }

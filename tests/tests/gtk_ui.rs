@@ -2,7 +2,9 @@
 //! would (tests/gtk/first_run.py: keys through XTest with xdotool, buttons
 //! and the screen through the accessibility bus, AT-SPI): Burrow started from
 //! its desktop entry's Exec line, first run, a passphrase, an account added,
-//! the account online. A screenshot of every step is kept in
+//! the account online, a message to a text-mode Burrow, OTR private, the
+//! peer's reply shown as plain text, SMP verified; then Burrow started again
+//! on the same profile, a wrong passphrase refused, the right one unlocking. A screenshot of every step is kept in
 //! `$BURROW_GTK_ARTIFACTS`, or `target/<profile>/gtk-artifacts/first-run`.
 //! The same run shows that the confined UI stays visible to screen readers
 //! and that it has no network: it sits in a network namespace of its own,
@@ -51,6 +53,18 @@ impl Drop for Launched {
     }
 }
 
+/// Ctrl+Q typed into the Burrow window; every process must end cleanly.
+fn quit_through_the_window(display: &str, mut burrow: Launched) {
+    let window = Command::new("xdotool").args(["search", "--onlyvisible", "--name", "^Burrow$"]).env("DISPLAY", display).output().expect("xdotool");
+    let window = String::from_utf8_lossy(&window.stdout).split_whitespace().last().expect("the Burrow window").to_owned();
+    for keys in [&["windowfocus", "--sync", window.as_str()][..], &["key", "ctrl+q"]] {
+        let done = Command::new("xdotool").args(keys).env("DISPLAY", display).status().expect("xdotool");
+        assert!(done.success(), "xdotool {keys:?}");
+    }
+    let status = wait_for_exit(&mut burrow.0, Duration::from_secs(30));
+    assert!(status.success(), "burrow ended with {status:?}");
+}
+
 #[test]
 fn first_run_to_a_verified_private_conversation_from_the_desktop_entry() {
     let prosody = Prosody::shared();
@@ -84,14 +98,19 @@ fn first_run_to_a_verified_private_conversation_from_the_desktop_entry() {
         // Accounts connect without the random gap (net-sandbox/src/spacing.rs).
         ("BURROW_ACCOUNT_SPACING", "0-0"),
     ];
-    let mut burrow = Launched(Command::new(&exec[0])
-        .args(&exec[1..])
-        .env_clear()
-        .envs(environment)
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start burrow from the desktop entry's Exec line"));
+    let launch = || {
+        Launched(
+            Command::new(&exec[0])
+                .args(&exec[1..])
+                .env_clear()
+                .envs(environment)
+                .stdin(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start burrow from the desktop entry's Exec line"),
+        )
+    };
+    let burrow = launch();
 
     let driver = Command::new("/usr/bin/python3")
         .arg(repo_file("tests/gtk/first_run.py"))
@@ -133,13 +152,30 @@ fn first_run_to_a_verified_private_conversation_from_the_desktop_entry() {
     assert_eq!(self_test(&binary("burrow-ui"), &[], &profile, &["--gtk"], "tcp-connect", Some(&server)), Outcome::Errno(EPERM));
 
     // Ctrl+Q, typed into the window, ends every process cleanly.
-    let window = Command::new("xdotool").args(["search", "--onlyvisible", "--name", "^Burrow$"]).env("DISPLAY", &xvfb.display).output().expect("xdotool");
-    let window = String::from_utf8_lossy(&window.stdout).split_whitespace().last().expect("the Burrow window").to_owned();
-    for keys in [&["windowfocus", "--sync", window.as_str()][..], &["key", "ctrl+q"]] {
-        let done = Command::new("xdotool").args(keys).env("DISPLAY", &xvfb.display).status().expect("xdotool");
-        assert!(done.success(), "xdotool {keys:?}");
+    quit_through_the_window(&xvfb.display, burrow);
+
+    // Started again on the same profile: the unlock page.
+    let burrow = launch();
+    let driver = Command::new("/usr/bin/python3")
+        .arg(repo_file("tests/gtk/unlock.py"))
+        .arg(&artifacts)
+        .args(["correct horse battery staple", &jid])
+        .env_clear()
+        .envs(environment)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tests/gtk/unlock.py");
+    let said = String::from_utf8_lossy(&driver.stdout);
+    eprintln!("{said}{}", String::from_utf8_lossy(&driver.stderr));
+    assert!(driver.status.success(), "the unlock run failed: {}", String::from_utf8_lossy(&driver.stderr));
+    assert!(said.lines().any(|line| line == "ok"), "{said}");
+    quit_through_the_window(&xvfb.display, burrow);
+    for step in ["unlock", "wrong-passphrase", "unlocked"] {
+        assert!(
+            std::fs::read_dir(&artifacts).unwrap().flatten().any(|entry| entry.file_name().to_string_lossy().ends_with(&format!("-{step}.png"))),
+            "no screenshot of {step} in {}",
+            artifacts.display()
+        );
     }
-    let status = wait_for_exit(&mut burrow.0, Duration::from_secs(30));
-    assert!(status.success(), "burrow ended with {status:?}");
     eprintln!("screenshots: {}", artifacts.display());
 }

@@ -458,4 +458,21 @@ mod tests {
         assert_eq!(parse("/ping").unwrap(), Some(Command::Ping { count: 100, size: 64 }));
         assert_eq!(parse("/ping 5 10").unwrap(), Some(Command::Ping { count: 5, size: 10 }));
     }
+
+    #[test]
+    fn the_gtk_form_goes_through_the_same_checks_as_account_add() {
+        let mut account = new_account(" Alice@Example.org ", SecretText::new("s3cret".into())).unwrap();
+        assert_eq!(account.jid, "alice@example.org");
+        assert_eq!((account.transport, account.tor), (Transport::StartTls, TorMode::Auto));
+        account_option(&mut account, "server", "127.0.0.1:5222").unwrap();
+        account_option(&mut account, "tls", "direct").unwrap();
+        account_option(&mut account, "tor", "system").unwrap();
+        assert_eq!(account.server, Some(("127.0.0.1".to_owned(), 5222)));
+        assert_eq!((account.transport, account.tor), (Transport::DirectTls, TorMode::System));
+        assert!(account_option(&mut account, "server", "nowhere").unwrap_err().contains("HOST:PORT"));
+        assert!(account_option(&mut account, "tor", "udp").is_err());
+        assert_eq!(account_option(&mut account, "colour", "blue"), Err(String::new()));
+        assert!(new_account("alice@example.org", SecretText::new(String::new())).unwrap_err().contains("password"));
+        assert!(new_account("not an address", SecretText::new("p".into())).is_err());
+    }
 }

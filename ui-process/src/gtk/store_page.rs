@@ -33,6 +33,7 @@ impl StorePage {
         root.set_valign(gtk::Align::Center);
         root.set_halign(gtk::Align::Center);
         root.set_width_request(420);
+        super::widgets::margins(&root, 24);
         let (heading, explanation) = if first_run {
             (tr("Welcome to Burrow"), tr("Choose a passphrase. It protects your accounts, passwords and OTR keys on this computer. Nothing you read or write is kept."))
         } else {
@@ -63,6 +64,10 @@ impl StorePage {
         progress.set_visible(false);
         let message = plain_label("");
         message.set_visible(false);
+        // Long sentences wrap at a reading width instead of widening the page.
+        for label in [&explanation, &message] {
+            label.set_max_width_chars(60);
+        }
         for widget in [heading.upcast_ref::<gtk::Widget>(), explanation.upcast_ref(), passphrase.upcast_ref(), repeat.upcast_ref(), go.upcast_ref(), without.upcast_ref(), progress.upcast_ref(), message.upcast_ref()] {
             root.append(widget);
         }
