@@ -148,6 +148,12 @@ fn first_run_to_a_verified_private_conversation_from_the_desktop_entry() {
     assert_ne!(namespace(&ui.to_string()), namespace("self"), "the UI shares the test's network namespace");
     assert_eq!(proc_status_field(ui, "Seccomp:").as_deref(), Some("2"));
     assert_eq!(proc_status_field(ui, "NoNewPrivs:").as_deref(), Some("1"));
+    // Not one TCP socket exists in its namespace, listening or connected:
+    // the files list the header line only.
+    for table in ["tcp", "tcp6"] {
+        let sockets = std::fs::read_to_string(format!("/proc/{ui}/net/{table}")).expect("read the UI's TCP table");
+        assert!(sockets.lines().count() <= 1, "the UI's network namespace has TCP sockets:\n{sockets}");
+    }
     let server = format!("127.0.0.1:{}", prosody.starttls_port());
     assert_eq!(self_test(&binary("burrow-ui"), &[], &profile, &["--gtk"], "tcp-connect", Some(&server)), Outcome::Errno(EPERM));
 
