@@ -123,6 +123,8 @@ fn first_run_to_a_verified_private_conversation_from_the_desktop_entry() {
         .arg(binary("burrow"))
         .env_clear()
         .envs(environment)
+        // No __pycache__ left in the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::null())
         .output()
         .expect("run tests/gtk/first_run.py (python3-pyatspi, xdotool, imagemagick)");
@@ -168,6 +170,8 @@ fn first_run_to_a_verified_private_conversation_from_the_desktop_entry() {
         .args(["correct horse battery staple", &jid])
         .env_clear()
         .envs(environment)
+        // No __pycache__ left in the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::null())
         .output()
         .expect("run tests/gtk/unlock.py");
