@@ -2,7 +2,7 @@
 """Burrow started again on the profile that first_run.py made: the unlock
 page, a wrong passphrase refused in plain words, the right one (with the
 progress bar while the key is derived), and the account of the first run
-listed again, offline, with its Connect button.
+listed again, offline; Connect brings it online, Disconnect takes it offline.
 
 Usage: unlock.py ARTIFACTS_DIR PASSPHRASE JID"""
 
@@ -11,7 +11,7 @@ import sys
 import pyatspi
 
 import window
-from window import fail, focus_window, focused, frame, key, named, screenshot, type_text, wait_for
+from window import fail, focus_window, focused, frame, key, named, press, screenshot, type_text, wait_for
 
 artifacts, passphrase, jid = sys.argv[1:4]
 window.artifacts = artifacts
@@ -44,6 +44,12 @@ type_text(passphrase)
 key("Return")
 screenshot("deriving-key-again")
 wait_for("the account of the first run", named("label", jid), main)
-wait_for("its Connect button", named("push button", "Connect"), main)
+connect = wait_for("its Connect button", named("push button", "Connect"), main)
 screenshot("unlocked")
+press(connect)
+wait_for("the account online", lambda node: node.getRoleName() == "label" and node.name.startswith("online"), main)
+press(wait_for("the Disconnect button", named("push button", "Disconnect"), main))
+wait_for("the account offline", lambda node: node.getRoleName() == "label" and node.name.startswith("offline"), main)
+wait_for("the Connect button again", named("push button", "Connect"), main)
+screenshot("disconnected")
 print("ok", flush=True)

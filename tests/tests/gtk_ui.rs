@@ -180,7 +180,7 @@ fn first_run_to_a_verified_private_conversation_from_the_desktop_entry() {
     assert!(driver.status.success(), "the unlock run failed: {}", String::from_utf8_lossy(&driver.stderr));
     assert!(said.lines().any(|line| line == "ok"), "{said}");
     quit_through_the_window(&xvfb.display, burrow);
-    for step in ["unlock", "wrong-passphrase", "unlocked"] {
+    for step in ["unlock", "wrong-passphrase", "unlocked", "disconnected"] {
         assert!(
             std::fs::read_dir(&artifacts).unwrap().flatten().any(|entry| entry.file_name().to_string_lossy().ends_with(&format!("-{step}.png"))),
             "no screenshot of {step} in {}",
