@@ -18,15 +18,14 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     confine::child::main("burrow-ui", policy::policy, |args, report| async move {
         if args.has_flag(policy::GTK_FLAG) {
-            return gtk_front_end(report, args.has_flag(gtk_first_run_flag()));
+            return gtk_front_end(report, args.has_flag(FIRST_RUN_FLAG));
         }
         text::run(report, args.has_flag("--json")).await
     })
 }
 
-fn gtk_first_run_flag() -> &'static str {
-    "--first-run"
-}
+/// The launcher adds it with `--gtk` when the profile has no store yet.
+const FIRST_RUN_FLAG: &str = "--first-run";
 
 #[cfg(feature = "gtk")]
 fn gtk_front_end(report: ipc::ConfinementReport, first_run: bool) -> confine::child::ServeResult {

@@ -159,6 +159,14 @@ impl App {
         write.connect_clicked(move |_| on_click());
         app.contact.connect_activate(move |_| open());
         let weak = Rc::downgrade(&app);
+        app.notebook.connect_switch_page(move |_, page, _| {
+            let Some(app) = weak.upgrade() else { return };
+            let shown = app.conversations.borrow().values().find(|conversation| conversation.root.upcast_ref::<gtk::Widget>() == page).cloned();
+            if let Some(conversation) = shown {
+                conversation.mark_unread(false);
+            }
+        });
+        let weak = Rc::downgrade(&app);
         app.window.connect_close_request(move |_| {
             if let Some(app) = weak.upgrade() {
                 app.quit();
@@ -255,6 +263,9 @@ impl App {
             ToUi::Message { account, peer, text, encrypted } => {
                 let conversation = self.open_conversation(&account, &peer, false);
                 conversation.received(text.expose(), encrypted);
+                if self.notebook.current_page() != self.notebook.page_num(&conversation.root) {
+                    conversation.mark_unread(true);
+                }
             }
             ToUi::SendFailed { account, peer, failure, .. } => {
                 self.open_conversation(&account, &peer, false).note(&tr_with("Not sent: {reason}", &[("reason", &failure.message)]));

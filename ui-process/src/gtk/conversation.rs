@@ -2,7 +2,7 @@
 //! both fingerprints, SMP (ask and answer), the messages and the entry.
 //! Messages live in this view's memory only; closing Burrow forgets them.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 
 use gtk4 as gtk;
@@ -35,7 +35,6 @@ pub struct Conversation {
     /// conversation of this window.
     next_request: Rc<Cell<u64>>,
     level: Cell<Option<Level>>,
-    smp_asked: RefCell<bool>,
 }
 
 impl Conversation {
@@ -132,7 +131,6 @@ impl Conversation {
             send,
             next_request,
             level: Cell::new(None),
-            smp_asked: RefCell::new(false),
         });
 
         let weak = Rc::downgrade(&conversation);
@@ -183,7 +181,6 @@ impl Conversation {
             }
             answer.set_text("");
             conversation.smp_incoming.set_visible(false);
-            *conversation.smp_asked.borrow_mut() = false;
             conversation.otr(OtrRequest::SmpAnswer { peer: conversation.peer.clone(), secret: SecretText::new(given) });
             conversation.smp_note(&tr("Answer sent; waiting for the result…"));
         };
@@ -225,6 +222,13 @@ impl Conversation {
         self.buffer.delete_mark(&mark);
     }
 
+    /// A mark on the tab while a message waits unread in a conversation
+    /// that is not in front; its text is the only news it gives.
+    pub fn mark_unread(&self, unread: bool) {
+        let text = if unread { tr_with("{peer} (new message)", &[("peer", &self.peer)]) } else { self.peer.clone() };
+        self.tab.set_text(&text);
+    }
+
     /// Something Burrow says about this conversation, not a message.
     pub fn note(&self, text: &str) {
         let mut end = self.buffer.end_iter();
@@ -256,7 +260,6 @@ impl Conversation {
     pub fn smp(&self, result: SmpResult, question: Option<&str>, reason: Option<&str>) {
         match result {
             SmpResult::Asked => {
-                *self.smp_asked.borrow_mut() = true;
                 let text = match question {
                     Some(question) => tr_with("{peer} asks you to verify yourself: “{question}” Type the answer you agreed on.", &[("peer", &self.peer), ("question", question)]),
                     None => tr_with("{peer} asks you to verify yourself with the secret you agreed on.", &[("peer", &self.peer)]),
