@@ -7,12 +7,17 @@ cd "$(dirname "$0")"
 source scripts/setup-common.sh
 
 install_packages build-essential pkg-config ca-certificates curl apparmor openssl util-linux prosody lua-sec ejabberd \
-    libotr5-dev libotr5-bin python3-potr tor iproute2 dante-server tshark socat dnsmasq-base
+    libotr5-dev libotr5-bin python3-potr tor iproute2 dante-server tshark socat dnsmasq-base \
+    libgtk-4-dev xvfb xdotool imagemagick dbus at-spi2-core python3-pyatspi desktop-file-utils appstream
 ensure_rust
 
+echo "== desktop entry and AppStream metainfo"
+desktop-file-validate data/im.burrow.Burrow.desktop
+appstreamcli validate --no-net data/im.burrow.Burrow.metainfo.xml
 echo "== build"
 cargo build --workspace --bins --locked
-echo "== unit, death, process, hostile-IPC, XMPP and OTR end-to-end and interop tests"
+echo "== unit, death, process, hostile-IPC, XMPP and OTR end-to-end and interop tests, and the GTK window under Xvfb"
+echo "   (screenshots of the GTK run: target/debug/gtk-artifacts/first-run)"
 cargo test --workspace --locked
 echo "== AppArmor profiles compile"
 apparmor/check.sh

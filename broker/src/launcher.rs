@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::locate::Binaries;
 use crate::policy;
-use crate::Options;
+use crate::{FrontEnd, Options};
 
 /// How long children get to exit on their own once the broker is gone.
 const GRACE: Duration = Duration::from_secs(3);
@@ -113,7 +113,7 @@ fn command_for(role: Role, binaries: &Binaries, options: &Options, ipc: OwnedFd)
     if options.strict {
         command.arg("--strict");
     }
-    if role == Role::Ui {
+    if role == Role::Ui && options.ui == FrontEnd::Text {
         // The text front end owns the terminal; it stays in our process
         // group so it may read it.
         if options.json {
@@ -121,6 +121,12 @@ fn command_for(role: Role, binaries: &Binaries, options: &Options, ipc: OwnedFd)
         }
         command.stdin(Stdio::inherit()).stdout(Stdio::inherit());
     } else {
+        if role == Role::Ui {
+            command.arg("--gtk");
+            if first_run(options) {
+                command.arg("--first-run");
+            }
+        }
         // Out of the terminal's process group, so Ctrl-C reaches only the
         // launcher and the UI, and the shutdown stays orderly.
         command.process_group(0);
@@ -132,6 +138,14 @@ fn command_for(role: Role, binaries: &Binaries, options: &Options, ipc: OwnedFd)
     }
     confine::sys::pass_ipc_socket(&mut command, ipc);
     command
+}
+
+/// No store yet: the GTK front end asks for a new passphrase (twice)
+/// instead of the passphrase. Only the file's presence is looked at; the UI
+/// itself may not see the profile. The name is crypto's
+/// (crypto-sandbox/src/vault/file.rs, `STORE`).
+fn first_run(options: &Options) -> bool {
+    !confine::profile_subdirectory(&options.profile, Role::Crypto).join("store").exists()
 }
 
 /// Starts one process with `ipc` as its socket and a task that reports its

@@ -12,9 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: burrow [--ui text] [--json] [--profile DIR] [--strict]
+usage: burrow [--ui gtk|text] [--json] [--profile DIR] [--strict]
 
-  --ui text      the text front end (commands on stdin, events on stdout)
+  --ui gtk       the GTK window (the default when a display is present)
+  --ui text      the text front end (commands on stdin, events on stdout;
+                 the default without a display, or with --json)
   --json         with --ui text: one JSON object per event
   --profile DIR  keep the store and Tor state in DIR (default: $XDG_CONFIG_HOME/burrow)
   --strict       refuse to run unless Landlock is fully enforced in every process
@@ -23,9 +25,34 @@ usage: burrow [--ui text] [--json] [--profile DIR] [--strict]
 /// What the user asked for on the command line.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    pub ui: FrontEnd,
     pub json: bool,
     pub strict: bool,
     pub profile: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FrontEnd {
+    #[default]
+    Text,
+    Gtk,
+}
+
+/// The GTK window when a display is present, the text front end otherwise;
+/// `--ui` overrides, and `--json` is the text front end's. A display is
+/// only a variable here: a GTK front end that cannot open it says so.
+fn choose_front_end(requested: Option<FrontEnd>, json: bool, display_present: bool) -> Result<FrontEnd, String> {
+    match (requested, json) {
+        (Some(FrontEnd::Gtk), true) => Err("--json is for the text front end; use --ui text --json".into()),
+        (Some(front_end), _) => Ok(front_end),
+        (None, true) => Ok(FrontEnd::Text),
+        (None, false) if display_present => Ok(FrontEnd::Gtk),
+        (None, false) => Ok(FrontEnd::Text),
+    }
+}
+
+fn display_present() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
 }
 
 enum Mode {
@@ -43,14 +70,17 @@ fn parse(arguments: Vec<String>) -> Result<Mode, String> {
     let mut profile = None;
     let mut internal = false;
     let mut self_test = None;
+    let mut requested_ui = None;
     let mut arguments = arguments.into_iter().peekable();
     while let Some(argument) = arguments.next() {
         match argument.as_str() {
-            "--ui" => match arguments.next().as_deref() {
-                Some("text") => {}
-                Some("gtk") => return Err("the GTK front end is not part of this build yet; use --ui text".into()),
-                _ => return Err("--ui takes `text`".into()),
-            },
+            "--ui" => {
+                requested_ui = Some(match arguments.next().as_deref() {
+                    Some("text") => FrontEnd::Text,
+                    Some("gtk") => FrontEnd::Gtk,
+                    _ => return Err("--ui takes `gtk` or `text`".into()),
+                })
+            }
             "--json" => options.json = true,
             "--strict" => options.strict = true,
             "--profile" => profile = Some(PathBuf::from(arguments.next().ok_or("--profile needs a directory")?)),
@@ -64,6 +94,7 @@ fn parse(arguments: Vec<String>) -> Result<Mode, String> {
             other => return Err(format!("unknown option {other}")),
         }
     }
+    options.ui = choose_front_end(requested_ui, options.json, display_present())?;
     options.profile = match profile {
         Some(profile) => profile,
         None => default_profile()?,
@@ -110,5 +141,20 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_display_means_the_gtk_window_unless_text_is_asked_for() {
+        assert_eq!(choose_front_end(None, false, true), Ok(FrontEnd::Gtk));
+        assert_eq!(choose_front_end(None, false, false), Ok(FrontEnd::Text));
+        assert_eq!(choose_front_end(Some(FrontEnd::Text), false, true), Ok(FrontEnd::Text));
+        assert_eq!(choose_front_end(None, true, true), Ok(FrontEnd::Text));
+        assert_eq!(choose_front_end(Some(FrontEnd::Gtk), false, false), Ok(FrontEnd::Gtk));
+        assert!(choose_front_end(Some(FrontEnd::Gtk), true, true).is_err());
     }
 }

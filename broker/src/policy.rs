@@ -53,10 +53,13 @@ pub fn broker(strict: bool) -> Policy {
 /// libraries, tokens) leaks into a sandbox that does not need it.
 pub fn environment_for(role: Role) -> &'static [&'static str] {
     match role {
-        // Display, locale and accessibility bus for the front end.
+        // Display, locale and accessibility bus for the front end. With the
+        // bus addresses given, GLib never tries to start a bus itself (a
+        // fork and exec that seccomp kills), and screen readers keep
+        // working, which GTK_A11Y=none would end.
         Role::Ui => &[
             "LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LC_CTYPE", "DISPLAY", "WAYLAND_DISPLAY",
-            "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "HOME",
+            "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "AT_SPI_BUS_ADDRESS", "HOME",
         ],
         // Where the system Tor's SOCKS port is (Tails sets both), the gap
         // between different accounts' logins (net-sandbox/src/spacing.rs),

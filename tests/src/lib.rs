@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod chat;
+pub mod desktop;
 pub mod fake_server;
 pub mod leak;
 pub mod otr_peer;

@@ -163,6 +163,27 @@ fn ui_reads_no_file_in_text_mode() {
     assert_eq!(ui(&profile, "write", Some("/tmp/burrow-ui-history")), Outcome::Errno(EACCES));
 }
 
+fn ui_gtk(profile: &Profile, action: &str, argument: Option<&str>) -> Outcome {
+    self_test(&binary("burrow-ui"), &[], &profile.dir(), &["--gtk"], action, argument)
+}
+
+#[test]
+fn ui_in_gtk_mode_reads_the_toolkit_and_fonts_only_and_reaches_no_network() {
+    let profile = Profile::new("ui-gtk");
+    let (_listener, address) = listener();
+    assert_eq!(ui_gtk(&profile, "read", Some("/usr/share/glib-2.0/schemas/gschemas.compiled")), Outcome::Allowed);
+    assert_eq!(ui_gtk(&profile, "read", Some("/etc/fonts/fonts.conf")), Outcome::Allowed);
+    assert_eq!(ui_gtk(&profile, "read", Some(&profile.path("profile/crypto/store"))), Outcome::Errno(EACCES));
+    assert_eq!(ui_gtk(&profile, "read", Some(&profile.path("home/.ssh/id_ed25519"))), Outcome::Errno(EACCES));
+    assert_eq!(ui_gtk(&profile, "read", Some("/etc/passwd")), Outcome::Errno(EACCES));
+    assert_eq!(ui_gtk(&profile, "write", Some("/tmp/burrow-ui-history")), Outcome::Errno(EACCES));
+    assert_eq!(ui_gtk(&profile, "write", Some("/usr/share/burrow-ui-history")), Outcome::Errno(EACCES));
+    assert_eq!(ui_gtk(&profile, "unix-socket", None), Outcome::Allowed);
+    assert_eq!(ui_gtk(&profile, "tcp-connect", Some(&address)), Outcome::Errno(EPERM));
+    assert_eq!(ui_gtk(&profile, "udp-socket", None), Outcome::Errno(EPERM));
+    assert_eq!(ui_gtk(&profile, "execve", None), Outcome::Signal(SIGSYS));
+}
+
 #[test]
 fn ui_dies_on_exec_ptrace_and_io_uring() {
     let profile = Profile::new("ui-exec");

@@ -245,11 +245,39 @@ fn parse_account(rest: &str) -> Result<Command, String> {
     if words.next() != Some("add") {
         return Err(USAGE.into());
     }
-    let jid = account_of(words.next().ok_or(USAGE)?)?;
+    let jid = words.next().ok_or(USAGE)?;
     let password = words.next().ok_or(USAGE)?;
-    let mut account = NewAccount {
-        jid,
-        password: SecretText::new(password.to_owned()),
+    let mut account = new_account(jid, SecretText::new(password.to_owned()))?;
+    for option in words {
+        let (key, value) = option.split_once('=').ok_or_else(|| format!("{option} is not KEY=VALUE; {USAGE}"))?;
+        account_option(&mut account, key, value).map_err(|problem| if problem.is_empty() { format!("unknown option {key}=; {USAGE}") } else { problem })?;
+    }
+    Ok(Command::AddAccount(finish_account(account)?))
+}
+
+/// The checks that need every option: `server=` and `onion=` both say
+/// where to connect; an onion without a port takes the transport's
+/// standard one, as the domain does.
+pub fn finish_account(mut account: NewAccount) -> Result<NewAccount, String> {
+    if let Some((host, port)) = account.onion.take() {
+        if account.server.is_some() {
+            return Err("server= and onion= both say where to connect; give one of them".into());
+        }
+        let port = if port != 0 { port } else if account.transport == Transport::DirectTls { 5223 } else { 5222 };
+        account.onion = Some((host, port));
+    }
+    Ok(account)
+}
+
+/// An account with Burrow's defaults (STARTTLS, Tor chosen automatically);
+/// the text and GTK front ends both start from it.
+pub fn new_account(jid: &str, password: SecretText) -> Result<NewAccount, String> {
+    if password.expose().is_empty() {
+        return Err("the password is empty".into());
+    }
+    Ok(NewAccount {
+        jid: account_of(jid.trim())?,
+        password,
         server: None,
         onion: None,
         transport: Transport::StartTls,
@@ -259,51 +287,45 @@ fn parse_account(rest: &str) -> Result<Command, String> {
         tor: TorMode::Auto,
         policy: None,
         allow_plain: false,
-    };
-    let mut onion = None;
-    for option in words {
-        let (key, value) = option.split_once('=').ok_or_else(|| format!("{option} is not KEY=VALUE; {USAGE}"))?;
-        match key {
-            "server" => account.server = Some(parse_server(value)?),
-            "onion" => onion = Some(parse_onion(value)?),
-            "ca" => account.ca_path = Some(absolute(value)?),
-            "tor" => {
-                account.tor = match value {
-                    "auto" => TorMode::Auto,
-                    "system" => TorMode::System,
-                    "embedded" => TorMode::Embedded,
-                    _ => return Err("tor= takes auto, system or embedded".into()),
-                }
+    })
+}
+
+/// One `/account add` option, checked; the GTK form's fields go through the
+/// same checks. An unknown key is an empty error, for the caller to word.
+pub fn account_option(account: &mut NewAccount, key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "server" => account.server = Some(parse_server(value)?),
+        // Port 0 until `finish_account`, which knows the transport.
+        "onion" => account.onion = Some(parse_onion(value).map(|(host, port)| (host, port.unwrap_or(0)))?),
+        "ca" => account.ca_path = Some(absolute(value)?),
+        "tor" => {
+            account.tor = match value {
+                "auto" => TorMode::Auto,
+                "system" => TorMode::System,
+                "embedded" => TorMode::Embedded,
+                _ => return Err("tor= takes auto, system or embedded".into()),
             }
-            "policy" if POLICIES.contains(&value) => account.policy = Some(value.to_owned()),
-            "policy" => return Err("policy= takes never, opportunistic, manual or require".into()),
-            "pin" => {
-                let valid = value.strip_prefix("sha256/").is_some_and(|hash| hash.len() == 44 && hash.ends_with('='));
-                if !valid {
-                    return Err("pin= takes sha256/ followed by the base64 SHA-256 of the server's public key".into());
-                }
-                account.spki_pin = Some(value.to_owned());
-            }
-            "tls" => {
-                account.transport = match value {
-                    "starttls" => Transport::StartTls,
-                    "direct" => Transport::DirectTls,
-                    _ => return Err("tls= takes starttls or direct".into()),
-                }
-            }
-            "plain" if value == "allow" => account.allow_plain = true,
-            _ => return Err(format!("unknown option {key}=; {USAGE}")),
         }
-    }
-    if let Some((host, port)) = onion {
-        if account.server.is_some() {
-            return Err("server= and onion= both say where to connect; give one of them".into());
+        "policy" if POLICIES.contains(&value) => account.policy = Some(value.to_owned()),
+        "policy" => return Err("policy= takes never, opportunistic, manual or require".into()),
+        "pin" => {
+            let valid = value.strip_prefix("sha256/").is_some_and(|hash| hash.len() == 44 && hash.ends_with('='));
+            if !valid {
+                return Err("pin= takes sha256/ followed by the base64 SHA-256 of the server's public key".into());
+            }
+            account.spki_pin = Some(value.to_owned());
         }
-        // Without a port, the transport's standard one, as for the domain.
-        let port = port.unwrap_or(if account.transport == Transport::DirectTls { 5223 } else { 5222 });
-        account.onion = Some((host, port));
+        "tls" => {
+            account.transport = match value {
+                "starttls" => Transport::StartTls,
+                "direct" => Transport::DirectTls,
+                _ => return Err("tls= takes starttls or direct".into()),
+            }
+        }
+        "plain" if value == "allow" => account.allow_plain = true,
+        _ => return Err(String::new()),
     }
-    Ok(Command::AddAccount(account))
+    Ok(())
 }
 
 /// `NAME.onion` or `NAME.onion:PORT`, a valid v3 address.
@@ -474,5 +496,22 @@ mod tests {
     fn ping_has_defaults() {
         assert_eq!(parse("/ping").unwrap(), Some(Command::Ping { count: 100, size: 64 }));
         assert_eq!(parse("/ping 5 10").unwrap(), Some(Command::Ping { count: 5, size: 10 }));
+    }
+
+    #[test]
+    fn the_gtk_form_goes_through_the_same_checks_as_account_add() {
+        let mut account = new_account(" Alice@Example.org ", SecretText::new("s3cret".into())).unwrap();
+        assert_eq!(account.jid, "alice@example.org");
+        assert_eq!((account.transport, account.tor), (Transport::StartTls, TorMode::Auto));
+        account_option(&mut account, "server", "127.0.0.1:5222").unwrap();
+        account_option(&mut account, "tls", "direct").unwrap();
+        account_option(&mut account, "tor", "system").unwrap();
+        assert_eq!(account.server, Some(("127.0.0.1".to_owned(), 5222)));
+        assert_eq!((account.transport, account.tor), (Transport::DirectTls, TorMode::System));
+        assert!(account_option(&mut account, "server", "nowhere").unwrap_err().contains("HOST:PORT"));
+        assert!(account_option(&mut account, "tor", "udp").is_err());
+        assert_eq!(account_option(&mut account, "colour", "blue"), Err(String::new()));
+        assert!(new_account("alice@example.org", SecretText::new(String::new())).unwrap_err().contains("password"));
+        assert!(new_account("not an address", SecretText::new("p".into())).is_err());
     }
 }

@@ -1,0 +1,108 @@
+//! A desktop for the GTK front end's tests: an Xvfb display and a D-Bus
+//! session bus (which starts the accessibility bus on demand), both killed
+//! with the test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::servers::spawn_supervised;
+
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct Xvfb {
+    child: Child,
+    pub display: String,
+}
+
+impl Xvfb {
+    /// The first free display from :60 on; `-nolisten tcp`, so only the
+    /// Unix socket exists.
+    pub fn start() -> Xvfb {
+        for number in 60..120 {
+            let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+            if socket.exists() || Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+                continue;
+            }
+            let display = format!(":{number}");
+            let mut child = spawn_supervised("Xvfb", &[&display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"], |command| {
+                command.stdout(Stdio::null()).stderr(Stdio::null());
+            })
+            .expect("start Xvfb (test.sh installs the xvfb package)");
+            let begun = Instant::now();
+            while begun.elapsed() < START_TIMEOUT {
+                if socket.exists() {
+                    return Xvfb { child, display };
+                }
+                // Another display server took the number first.
+                if child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("no free X display between :60 and :119 for Xvfb");
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A session bus on a pathname socket: the UI's network namespace has
+/// abstract sockets of its own, so an abstract bus address would not reach.
+pub struct SessionBus {
+    child: Child,
+    pub address: String,
+}
+
+impl SessionBus {
+    pub fn start(runtime_dir: &Path) -> SessionBus {
+        let socket = runtime_dir.join("bus");
+        let address = format!("unix:path={}", socket.display());
+        let runtime = runtime_dir.display().to_string();
+        let child = spawn_supervised("dbus-daemon", &["--session", "--nofork", &format!("--address={address}")], |command| {
+            command.env("XDG_RUNTIME_DIR", &runtime).stdout(Stdio::null()).stderr(Stdio::null());
+        })
+        .expect("start dbus-daemon (test.sh installs dbus)");
+        let begun = Instant::now();
+        while !socket.exists() {
+            assert!(begun.elapsed() < START_TIMEOUT, "the session bus did not come up at {}", socket.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SessionBus { child, address }
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `Exec=` line of a desktop entry, split into words (Burrow's has no
+/// field codes or quoting).
+pub fn desktop_exec(entry: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(entry).unwrap_or_else(|error| panic!("read {}: {error}", entry.display()));
+    let line = text.lines().find_map(|line| line.strip_prefix("Exec=")).unwrap_or_else(|| panic!("{} has no Exec= line", entry.display()));
+    line.split_whitespace().map(str::to_owned).collect()
+}
+
+/// The pid of the process whose command line starts with `program` and
+/// holds `argument`.
+pub fn find_process(program: &str, argument: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+        let words: Vec<&[u8]> = cmdline.split(|byte| *byte == 0).collect();
+        let first = String::from_utf8_lossy(words.first()?);
+        let holds = words.contains(&argument.as_bytes());
+        (first.ends_with(program) && holds).then_some(pid)
+    })
+}

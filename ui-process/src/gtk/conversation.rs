@@ -1,0 +1,288 @@
+//! One conversation: its security rating and reasons, OTR start and end,
+//! both fingerprints, SMP (ask and answer), the messages and the entry.
+//! Messages live in this view's memory only; closing Burrow forgets them.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use gtk4 as gtk;
+use gtk4::prelude::*;
+use ipc::otr::{OtrRequest, SmpResult};
+use ipc::secret::SecretText;
+use ipc::ui::FromUi;
+
+use super::widgets::{button, entry, horizontal, margins, named, password_entry, plain_label, vertical};
+use crate::i18n::{tr, tr_with};
+use crate::rating::{Level, Rating};
+
+pub struct Conversation {
+    pub account: String,
+    pub peer: String,
+    pub root: gtk::Box,
+    pub tab: gtk::Label,
+    rating_title: gtk::Label,
+    rating_reasons: gtk::Label,
+    ours: gtk::Label,
+    theirs: gtk::Label,
+    smp_incoming: gtk::Box,
+    smp_question: gtk::Label,
+    smp_status: gtk::Label,
+    buffer: gtk::TextBuffer,
+    view: gtk::TextView,
+    pub entry: gtk::Entry,
+    send: Rc<dyn Fn(FromUi)>,
+    /// Numbers our messages for the broker's answers; shared by every
+    /// conversation of this window.
+    next_request: Rc<Cell<u64>>,
+    level: Cell<Option<Level>>,
+}
+
+impl Conversation {
+    pub fn build(account: &str, peer: &str, send: Rc<dyn Fn(FromUi)>, next_request: Rc<Cell<u64>>) -> Rc<Conversation> {
+        let root = vertical(6);
+        margins(&root, 8);
+        let tab = plain_label(peer);
+        tab.set_wrap(false);
+        tab.set_ellipsize(gtk::pango::EllipsizeMode::End);
+        tab.set_width_chars(12);
+        tab.set_max_width_chars(32);
+
+        let rating_title = plain_label("");
+        rating_title.add_css_class("title-3");
+        let rating_reasons = plain_label("");
+        rating_reasons.add_css_class("dim-label");
+        root.append(&rating_title);
+        root.append(&rating_reasons);
+
+        let otr_bar = horizontal(6);
+        let start = button(&tr("Start private conversation"), &tr("Start an OTR private conversation with this contact"));
+        let end = button(&tr("End private conversation"), &tr("End the OTR private conversation"));
+        otr_bar.append(&start);
+        otr_bar.append(&end);
+        root.append(&otr_bar);
+
+        let details = vertical(6);
+        let ours = plain_label(&tr("Your fingerprint: not known yet"));
+        ours.set_selectable(true);
+        let theirs = plain_label(&tr("Their fingerprint: not known yet"));
+        theirs.set_selectable(true);
+        details.append(&ours);
+        details.append(&theirs);
+        let ask_bar = horizontal(6);
+        let question = entry(&tr("A question only they can answer (optional)"), &tr("Verification question"));
+        question.set_hexpand(true);
+        let secret = password_entry(&tr("The answer you expect"));
+        secret.set_placeholder_text(Some(&tr("The answer")));
+        secret.set_hexpand(true);
+        let ask = button(&tr("Ask"), &tr("Ask the contact this question to verify their identity"));
+        ask_bar.append(&question);
+        ask_bar.append(&secret);
+        ask_bar.append(&ask);
+        details.append(&ask_bar);
+        let expander: gtk::Expander = named("GtkExpander", &tr("Fingerprints and verification"));
+        expander.set_label(Some(&tr("Fingerprints and verification")));
+        expander.set_child(Some(&details));
+        root.append(&expander);
+
+        let smp_incoming = vertical(6);
+        let smp_question = plain_label("");
+        let answer_bar = horizontal(6);
+        let answer = password_entry(&tr("Your answer to the contact's question"));
+        answer.set_hexpand(true);
+        let answer_button = button(&tr("Answer"), &tr("Send your answer to the contact's question"));
+        answer_bar.append(&answer);
+        answer_bar.append(&answer_button);
+        smp_incoming.append(&smp_question);
+        smp_incoming.append(&answer_bar);
+        smp_incoming.set_visible(false);
+        root.append(&smp_incoming);
+        let smp_status = plain_label("");
+        smp_status.set_visible(false);
+        root.append(&smp_status);
+
+        let buffer = gtk::TextBuffer::new(None);
+        let view: gtk::TextView = named("GtkTextView", &tr("Messages"));
+        view.set_buffer(Some(&buffer));
+        view.set_editable(false);
+        view.set_cursor_visible(false);
+        view.set_wrap_mode(gtk::WrapMode::WordChar);
+        let scroller = gtk::ScrolledWindow::new();
+        scroller.set_vexpand(true);
+        scroller.set_child(Some(&view));
+        root.append(&scroller);
+        let message_entry = entry(&tr("Write a message; Enter sends it"), &tr("Message to send"));
+        root.append(&message_entry);
+
+        let conversation = Rc::new(Conversation {
+            account: account.to_owned(),
+            peer: peer.to_owned(),
+            root,
+            tab,
+            rating_title,
+            rating_reasons,
+            ours,
+            theirs,
+            smp_incoming,
+            smp_question,
+            smp_status,
+            buffer,
+            view,
+            entry: message_entry,
+            send,
+            next_request,
+            level: Cell::new(None),
+        });
+
+        let weak = Rc::downgrade(&conversation);
+        conversation.entry.connect_activate(move |entry| {
+            let Some(conversation) = weak.upgrade() else { return };
+            let text = entry.text().to_string();
+            if text.trim().is_empty() {
+                return;
+            }
+            entry.set_text("");
+            conversation.send_text(text);
+        });
+        let weak = Rc::downgrade(&conversation);
+        start.connect_clicked(move |_| {
+            if let Some(conversation) = weak.upgrade() {
+                conversation.otr(OtrRequest::Start { peer: conversation.peer.clone() });
+                conversation.note(&tr("Asking the contact for a private conversation…"));
+            }
+        });
+        let weak = Rc::downgrade(&conversation);
+        end.connect_clicked(move |_| {
+            if let Some(conversation) = weak.upgrade() {
+                conversation.otr(OtrRequest::End { peer: conversation.peer.clone() });
+            }
+        });
+        let weak = Rc::downgrade(&conversation);
+        ask.connect_clicked(move |_| {
+            let Some(conversation) = weak.upgrade() else { return };
+            let expected = secret.text().to_string();
+            if expected.trim().is_empty() {
+                return conversation.smp_note(&tr("Type the answer you expect first."));
+            }
+            let asked = question.text().trim().to_owned();
+            secret.set_text("");
+            conversation.otr(OtrRequest::Smp {
+                peer: conversation.peer.clone(),
+                question: (!asked.is_empty()).then(|| SecretText::new(asked)),
+                secret: SecretText::new(expected.trim().to_owned()),
+            });
+            conversation.smp_note(&tr("Waiting for the contact's answer…"));
+        });
+        let weak = Rc::downgrade(&conversation);
+        let reply = move || {
+            let Some(conversation) = weak.upgrade() else { return };
+            let given = answer.text().trim().to_owned();
+            if given.is_empty() {
+                return;
+            }
+            answer.set_text("");
+            conversation.smp_incoming.set_visible(false);
+            conversation.otr(OtrRequest::SmpAnswer { peer: conversation.peer.clone(), secret: SecretText::new(given) });
+            conversation.smp_note(&tr("Answer sent; waiting for the result…"));
+        };
+        let reply = Rc::new(reply);
+        let on_click = reply.clone();
+        answer_button.connect_clicked(move |_| on_click());
+        conversation
+    }
+
+    fn otr(&self, request: OtrRequest) {
+        (self.send)(FromUi::Otr { account: self.account.clone(), request });
+    }
+
+    /// Asks crypto for our fingerprint; the peer's comes with each OTR
+    /// state change (there is none before a private conversation).
+    pub fn ask_our_fingerprint(&self) {
+        self.otr(OtrRequest::Fingerprint { peer: None });
+    }
+
+    fn send_text(&self, text: String) {
+        let request = self.next_request.get();
+        self.next_request.set(request + 1);
+        self.append(&tr("You"), &text);
+        (self.send)(FromUi::Send { account: self.account.clone(), peer: self.peer.clone(), text: SecretText::new(text), request });
+    }
+
+    /// A message from the peer: inserted as plain text, never markup;
+    /// GtkTextView makes no link clickable and shows no image.
+    pub fn received(&self, text: &str, encrypted: bool) {
+        let who = if encrypted { self.peer.clone() } else { tr_with("{peer} (not encrypted)", &[("peer", &self.peer)]) };
+        self.append(&who, text);
+    }
+
+    fn append(&self, who: &str, text: &str) {
+        let mut end = self.buffer.end_iter();
+        self.buffer.insert(&mut end, &format!("{who}: {text}\n"));
+        let mark = self.buffer.create_mark(None, &self.buffer.end_iter(), false);
+        self.view.scroll_mark_onscreen(&mark);
+        self.buffer.delete_mark(&mark);
+    }
+
+    /// A mark on the tab while a message waits unread in a conversation
+    /// that is not in front; its text is the only news it gives.
+    pub fn mark_unread(&self, unread: bool) {
+        let text = if unread { tr_with("{peer} (new message)", &[("peer", &self.peer)]) } else { self.peer.clone() };
+        self.tab.set_text(&text);
+    }
+
+    /// Something Burrow says about this conversation, not a message.
+    pub fn note(&self, text: &str) {
+        let mut end = self.buffer.end_iter();
+        self.buffer.insert(&mut end, &format!("— {text}\n"));
+    }
+
+    pub fn show_rating(&self, rating: &Rating) {
+        let changed = self.level.replace(Some(rating.level)) != Some(rating.level);
+        self.rating_title.set_text(&rating.level.title());
+        self.rating_reasons.set_text(&rating.reasons.join("\n"));
+        if changed {
+            self.note(&tr_with("Security: {rating}", &[("rating", &rating.level.title())]));
+        }
+    }
+
+    pub fn our_fingerprint(&self, fingerprint: &str) {
+        self.ours.set_text(&tr_with("Your fingerprint: {fingerprint}", &[("fingerprint", fingerprint)]));
+    }
+
+    pub fn their_fingerprint(&self, fingerprint: &str, verified: bool) {
+        let text = if verified {
+            tr_with("Their fingerprint: {fingerprint} (verified)", &[("fingerprint", fingerprint)])
+        } else {
+            tr_with("Their fingerprint: {fingerprint} (not verified)", &[("fingerprint", fingerprint)])
+        };
+        self.theirs.set_text(&text);
+    }
+
+    pub fn smp(&self, result: SmpResult, question: Option<&str>, reason: Option<&str>) {
+        match result {
+            SmpResult::Asked => {
+                let text = match question {
+                    Some(question) => tr_with("{peer} asks you to verify yourself: “{question}” Type the answer you agreed on.", &[("peer", &self.peer), ("question", question)]),
+                    None => tr_with("{peer} asks you to verify yourself with the secret you agreed on.", &[("peer", &self.peer)]),
+                };
+                self.smp_question.set_text(&text);
+                self.smp_incoming.set_visible(true);
+            }
+            SmpResult::Success => self.smp_note(&tr("Verified: the answers match. This contact's fingerprint is now trusted.")),
+            SmpResult::Failure => self.smp_note(&tr("Not verified: the answers did not match. You may be talking to someone else.")),
+            SmpResult::Aborted => {
+                self.smp_incoming.set_visible(false);
+                let text = match reason {
+                    Some(reason) => tr_with("Verification stopped: {reason}", &[("reason", reason)]),
+                    None => tr("Verification stopped."),
+                };
+                self.smp_note(&text);
+            }
+        }
+    }
+
+    fn smp_note(&self, text: &str) {
+        self.smp_status.set_text(text);
+        self.smp_status.set_visible(true);
+        self.note(text);
+    }
+}
