@@ -85,6 +85,9 @@ pub struct Account {
     pub(crate) binding_refused: bool,
     pub(crate) next_attempt: u64,
     status: AccountStatus,
+    /// What carried the current (or last) connection attempt: the dialer's
+    /// `tor` name and its circuit, if known.
+    route: Option<(&'static str, Option<String>)>,
 }
 
 impl Account {
@@ -96,6 +99,7 @@ impl Account {
             tor: "none".into(),
             tls: None,
             sasl: None,
+            circuit: None,
         };
         let mut account = Self {
             settings,
@@ -110,6 +114,7 @@ impl Account {
             binding_refused: false,
             next_attempt: 0,
             status,
+            route: None,
         };
         account.status.tor = account.tor_name().into();
         Ok(account)
@@ -123,20 +128,35 @@ impl Account {
     }
 
     /// The dialer for the next attempt, by the account's Tor mode (see
-    /// `Dialers::choose`); it is remembered for the `tor` field.
-    pub fn dialer(&mut self) -> Result<Arc<dyn Dialer>, crate::dialer::DialError> {
+    /// `Dialers::choose`); it is remembered for the `tor` field, and the
+    /// UI told at once when it is not the one it expected (`tor=auto`
+    /// without a system Tor).
+    pub async fn dialer(&mut self) -> Result<Arc<dyn Dialer>, crate::dialer::DialError> {
         let (host, _) = self.host_and_port();
-        self.shared.dialers.choose(self.settings.tor, &host)
+        let dialer = self.shared.dialers.choose(self.settings.tor, &host).await?;
+        let before = self.tor_name();
+        self.route = Some((dialer.tor(), None));
+        if before != dialer.tor() && self.status.state == ConnectionState::Connecting {
+            self.set_state(ConnectionState::Connecting, None, None).await;
+        }
+        Ok(dialer)
     }
 
-    /// For the `account` event: `system`, `none`, or (once it exists)
-    /// `embedded`; the mode's name when no dialer can be chosen.
-    fn tor_name(&self) -> &'static str {
-        let (host, _) = self.host_and_port();
-        match self.shared.dialers.choose(self.settings.tor, &host) {
-            Ok(dialer) => dialer.tor(),
-            Err(_) => self.settings.tor.name(),
+    /// The circuit the new connection rides, for the `account` event.
+    pub fn note_circuit(&mut self, circuit: Option<String>) {
+        if let Some((_, known)) = &mut self.route {
+            *known = circuit;
         }
+    }
+
+    /// For the `account` event: `system`, `embedded` or `none`, from the
+    /// last attempt's dialer, or the one the mode would choose.
+    fn tor_name(&self) -> &'static str {
+        if let Some((tor, _)) = self.route {
+            return tor;
+        }
+        let (host, _) = self.host_and_port();
+        self.shared.dialers.expected(self.settings.tor, &host)
     }
 
     pub fn account(&self) -> String {
@@ -172,6 +192,11 @@ impl Account {
         self.status.tls = tls;
         self.status.sasl = sasl;
         self.status.tor = self.tor_name().into();
+        // A circuit is named only while it carries the session.
+        self.status.circuit = match (&self.route, state) {
+            (Some((_, circuit)), ConnectionState::Online) => circuit.clone(),
+            _ => None,
+        };
         self.emit(NetEvent::Status(self.status.clone())).await;
     }
 

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod dialer;
+pub mod embedded;
 pub mod login;
 pub mod sm;
 pub mod socks;

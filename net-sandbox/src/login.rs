@@ -241,11 +241,13 @@ pub async fn connect(account: &mut Account) -> Result<Session, LoginError> {
         spki_pin: settings.spki_pin.clone(),
     };
     let config = tls::client_config(&policy, direct).map_err(tls_failure)?;
-    let dialer = account.dialer()?;
-    let mut transport = tokio::select! {
+    let dialer = account.dialer().await?;
+    let dialed = tokio::select! {
         dialed = dialer.dial(&host, port) => dialed?,
         stop = stopped(account) => return Err(stop),
     };
+    account.note_circuit(dialed.circuit);
+    let mut transport = dialed.stream;
     if !direct {
         transport = starttls(transport, &domain).await?;
     }

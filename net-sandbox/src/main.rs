@@ -12,14 +12,16 @@ use ipc::net::{FromNet, ToNet};
 use ipc::xmpp::{AccountRequest, ConnectionSettings, NetEvent};
 use ipc::{handshake, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Role};
 use net_sandbox::account::{Account, Command, Shared};
+use confine::args::ChildArgs;
 use net_sandbox::dialer::{Dialers, SystemTor};
+use net_sandbox::embedded::EmbeddedTor;
 use net_sandbox::socks::Offer;
 use net_sandbox::tls::SystemRoots;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 fn main() -> ExitCode {
-    confine::child::main("burrow-net", policy::policy, |_, report| serve(report))
+    confine::child::main("burrow-net", policy::policy, serve)
 }
 
 /// Commands one account may have waiting; past this, the UI is told.
@@ -30,7 +32,7 @@ struct Running {
     task: JoinHandle<()>,
 }
 
-async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
+async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::ServeResult {
     let (mut reader, mut writer) = Channel::new(confine::sys::take_ipc_socket()?)?.split();
     handshake::answer_broker(&mut reader, &mut writer, Role::Net, report).await?;
     let roots = SystemRoots::load();
@@ -46,7 +48,7 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
         }
     });
     let shared = Shared {
-        dialers: dialers_from_environment(),
+        dialers: dialers_from_environment(&args, to_broker.clone())?,
         roots,
         to_broker: to_broker.clone(),
         next_incoming: Arc::new(AtomicU64::new(0)),
@@ -103,7 +105,10 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
 /// Where the system Tor is (`TOR_SOCKS_HOST`, `TOR_SOCKS_PORT`, which the
 /// launcher passes on). The SOCKS greeting offers username/password alone:
 /// "no authentication" would let a connection share a circuit with others.
-fn dialers_from_environment() -> Dialers {
+/// Embedded Tor lives in net's directory of the profile, unless Landlock
+/// lets net reach the SOCKS port alone (`--allow-connect`), where no relay
+/// could be reached.
+fn dialers_from_environment(args: &ChildArgs, to_broker: mpsc::Sender<FromNet>) -> Result<Dialers, String> {
     let variable = |name| std::env::var(name).ok();
     let (host, port) = (variable("TOR_SOCKS_HOST"), variable("TOR_SOCKS_PORT"));
     let system = SystemTor::from_environment(host.as_deref(), port.as_deref());
@@ -111,7 +116,14 @@ fn dialers_from_environment() -> Dialers {
         Ok(tor) => eprintln!("burrow-net: system Tor's SOCKS port looked for at {}", tor.candidates.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", then ")),
         Err(problem) => eprintln!("burrow-net: {problem}; tor=system is refused until it is fixed"),
     }
-    Dialers::new(system, Offer::UsernameOnly)
+    let embedded = if policy::allowed_ports(args)?.is_empty() {
+        let net_directory = confine::profile_subdirectory(&args.profile_dir()?, Role::Net);
+        Some(EmbeddedTor::new(net_directory, to_broker))
+    } else {
+        eprintln!("burrow-net: may connect to the system Tor's SOCKS port alone, so embedded Tor is off");
+        None
+    };
+    Ok(Dialers::new(system, Offer::UsernameOnly, embedded))
 }
 
 async fn update(accounts: &mut HashMap<String, (ConnectionSettings, Option<Running>)>, settings: ConnectionSettings) {

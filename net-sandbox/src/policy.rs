@@ -49,7 +49,7 @@ pub fn policy(args: &ChildArgs) -> Result<Policy, String> {
 
 /// `--allow-connect PORT`, given by the launcher (the Tor SOCKS port in
 /// system-Tor mode).
-fn allowed_ports(args: &ChildArgs) -> Result<Vec<u16>, String> {
+pub(crate) fn allowed_ports(args: &ChildArgs) -> Result<Vec<u16>, String> {
     let mut ports = Vec::new();
     let mut flags = args.flags.iter();
     while let Some(flag) = flags.next() {
