@@ -13,14 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arti_client::config::{ConfigurationSource, ConfigurationSources};
+use arti_client::config::TorClientConfigBuilder;
 use arti_client::{DataStream, ErrorKind, HasKind, IsolationToken, StreamPrefs, TorClient, TorClientConfig};
 use futures_util::StreamExt;
 use ipc::net::FromNet;
 use ipc::xmpp::NetEvent;
 use tokio::sync::{mpsc, Mutex};
-use tor_config::load::ConfigResolveOptions;
-use tor_config::sources::MustRead;
 use tor_proto::client::stream::ClientStreamCtrl;
 use tor_rtcompat::PreferredRuntime;
 
@@ -74,6 +72,20 @@ impl EmbeddedError {
     }
 }
 
+/// Asks now, before confinement, what arti would ask the system later:
+/// the user's home directory and self-named group (fs-mistrust, and arti's
+/// path variables such as `${ARTI_CACHE}`). arti keeps each answer for the
+/// life of the process. Asked later, glibc would first open a Unix socket
+/// to nscd, which net's seccomp filter punishes with death, and then read
+/// /etc/nsswitch.conf, /etc/passwd and /etc/group, which Landlock hides.
+pub fn look_up_before_confinement() {
+    use fs_mistrust::anon_home::PathExt as _;
+    if let Err(error) = TorClientConfig::builder().build() {
+        eprintln!("burrow-net: embedded Tor's default settings: {error}");
+    }
+    let _ = Path::new("/").anonymize_home().to_string();
+}
+
 /// arti's configuration for net's directory `net_directory`: `arti.toml`
 /// there if it exists, else arti's defaults; storage always beneath
 /// `net_directory/arti`.
@@ -97,20 +109,15 @@ pub fn config_from_text(text: &str, net_directory: &Path, source: &str) -> Resul
         ));
     }
     table.insert("storage".into(), toml::Value::Table(storage_settings(net_directory)));
-    let merged = toml::to_string(&table).map_err(|error| format!("{source} cannot be used: {error}"))?;
-    let mut sources = ConfigurationSources::new_empty();
-    sources.push_source(ConfigurationSource::from_verbatim(merged), MustRead::MustRead);
-    let tree = sources.load().map_err(|error| format!("{source}: {error}"))?;
-    let resolved = tor_config::resolve_return_results::<TorClientConfig>(&tree, &ConfigResolveOptions::default())
+    // serde_ignored, as arti's own loader does, to name the keys arti would
+    // otherwise skip in silence.
+    let mut unknown = Vec::new();
+    let builder: TorClientConfigBuilder = serde_ignored::deserialize(toml::Value::Table(table), |path| unknown.push(path.to_string()))
         .map_err(|error| format!("{source}: {error}"))?;
-    if !resolved.unrecognized.is_empty() {
-        let keys: Vec<String> = resolved.unrecognized.iter().map(|key| key.to_string()).collect();
-        return Err(format!("{source} has settings arti does not know ({}); correct or remove them", keys.join(", ")));
+    if !unknown.is_empty() {
+        return Err(format!("{source} has settings arti does not know ({}); correct or remove them", unknown.join(", ")));
     }
-    for key in &resolved.deprecated {
-        eprintln!("burrow-net: {source}: the arti setting {key} is deprecated");
-    }
-    Ok(resolved.value)
+    builder.build().map_err(|error| format!("{source}: {error}"))
 }
 
 fn storage_directory(net_directory: &Path) -> PathBuf {
@@ -119,9 +126,7 @@ fn storage_directory(net_directory: &Path) -> PathBuf {
 
 /// Cache and state beneath net's directory, as literal paths (no `${…}`
 /// expansion of a profile path that happens to hold one). No group is
-/// trusted with them: the directory is the user's alone (0700), and
-/// looking up a group would have the C library ask the name service,
-/// which may mean a Unix socket that net's seccomp filter forbids.
+/// trusted with them: the directory is the user's alone (0700).
 fn storage_settings(net_directory: &Path) -> toml::Table {
     let literal = |path: PathBuf| {
         let mut table = toml::Table::new();

@@ -21,7 +21,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 fn main() -> ExitCode {
-    confine::child::main("burrow-net", policy::policy, serve)
+    confine::child::main("burrow-net", policy_after_lookups, serve)
+}
+
+/// The policy, once arti's questions to the system are answered (see
+/// `embedded::look_up_before_confinement`): this runs before confinement.
+fn policy_after_lookups(args: &ChildArgs) -> Result<confine::Policy, String> {
+    if policy::allowed_ports(args)?.is_empty() {
+        net_sandbox::embedded::look_up_before_confinement();
+    }
+    policy::policy(args)
 }
 
 /// Commands one account may have waiting; past this, the UI is told.
