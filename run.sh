@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup-common.sh
 
-install_packages build-essential pkg-config ca-certificates curl
+install_packages build-essential pkg-config ca-certificates curl libsqlite3-dev
 ensure_rust
 cargo build --release --workspace --bins --locked >&2
 if [ "$#" -eq 0 ]; then

@@ -318,6 +318,40 @@ hsdir_interval = 8
     }
 
     #[test]
+    fn a_wrong_setting_needs_the_user_and_a_timeout_passes() {
+        let settings = EmbeddedError::Settings("PROFILE/net/arti.toml is not valid TOML".into());
+        assert!(settings.needs_the_user());
+        let timeout = EmbeddedError::Timeout { host: "chat.example.org".into(), port: 5222, seconds: 180 };
+        assert!(!timeout.needs_the_user());
+        let dial = crate::dialer::DialError::Embedded { source: timeout };
+        assert!(!dial.needs_the_user());
+        assert_eq!(
+            dial.to_string(),
+            "embedded Tor did not connect to chat.example.org port 5222 within 180 seconds; nothing was sent outside Tor"
+        );
+        assert!(crate::dialer::DialError::Embedded { source: settings }.needs_the_user());
+    }
+
+    #[tokio::test]
+    async fn a_wrong_file_stops_the_attempt_before_anything_starts() {
+        let directory = std::env::temp_dir().join(format!("burrow-arti-refused-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        std::fs::write(directory.join(CONFIG_FILE), "[storage]\nstate_dir = \"/elsewhere\"\n").unwrap();
+        let (progress, mut events) = mpsc::channel(8);
+        let tor = EmbeddedTor::new(directory.clone(), progress);
+        let error = match tor.connect("chat.example.org", 5222).await {
+            Err(error) => error,
+            Ok(_) => panic!("connected with a refused arti.toml"),
+        };
+        assert!(matches!(error, EmbeddedError::Settings(_)), "{error}");
+        assert!(error.needs_the_user());
+        assert!(!tor.started().await, "arti started with a refused arti.toml");
+        assert!(events.try_recv().is_err(), "progress without a client");
+        assert!(!directory.join(STORAGE_DIR).exists());
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+
+    #[test]
     fn progress_is_a_percentage() {
         assert_eq!(percent_of(0.0), 0);
         assert_eq!(percent_of(0.456), 46);
