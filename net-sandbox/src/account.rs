@@ -87,7 +87,7 @@ pub struct Account {
     status: AccountStatus,
     /// What carried the current (or last) connection attempt: the dialer's
     /// `tor` name and its circuit, if known.
-    route: Option<(&'static str, Option<String>)>,
+    carrier: Option<(&'static str, Option<String>)>,
 }
 
 impl Account {
@@ -114,7 +114,7 @@ impl Account {
             binding_refused: false,
             next_attempt: 0,
             status,
-            route: None,
+            carrier: None,
         };
         account.status.tor = account.tor_name().into();
         Ok(account)
@@ -135,7 +135,7 @@ impl Account {
         let (host, _) = self.host_and_port();
         let dialer = self.shared.dialers.choose(self.settings.tor, &host).await?;
         let before = self.tor_name();
-        self.route = Some((dialer.tor(), None));
+        self.carrier = Some((dialer.tor(), None));
         if before != dialer.tor() && self.status.state == ConnectionState::Connecting {
             self.set_state(ConnectionState::Connecting, None, None).await;
         }
@@ -144,7 +144,7 @@ impl Account {
 
     /// The circuit the new connection rides, for the `account` event.
     pub fn note_circuit(&mut self, circuit: Option<String>) {
-        if let Some((_, known)) = &mut self.route {
+        if let Some((_, known)) = &mut self.carrier {
             *known = circuit;
         }
     }
@@ -152,7 +152,7 @@ impl Account {
     /// For the `account` event: `system`, `embedded` or `none`, from the
     /// last attempt's dialer, or the one the mode would choose.
     fn tor_name(&self) -> &'static str {
-        if let Some((tor, _)) = self.route {
+        if let Some((tor, _)) = self.carrier {
             return tor;
         }
         let (host, _) = self.host_and_port();
@@ -193,7 +193,7 @@ impl Account {
         self.status.sasl = sasl;
         self.status.tor = self.tor_name().into();
         // A circuit is named only while it carries the session.
-        self.status.circuit = match (&self.route, state) {
+        self.status.circuit = match (&self.carrier, state) {
             (Some((_, circuit)), ConnectionState::Online) => circuit.clone(),
             _ => None,
         };

@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use confine::args::ChildArgs;
 use ipc::net::{FromNet, ToNet};
 use ipc::xmpp::{AccountRequest, ConnectionSettings, NetEvent};
 use ipc::{handshake, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Role};
 use net_sandbox::account::{Account, Command, Shared};
-use confine::args::ChildArgs;
 use net_sandbox::dialer::{Dialers, SystemTor};
 use net_sandbox::embedded::EmbeddedTor;
 use net_sandbox::socks::Offer;

@@ -103,7 +103,9 @@ fn two_accounts_log_in_through_embedded_tor_each_on_its_own_circuit() {
     for peer in front.peer_addresses() {
         let owner = network.owner_of_connection(peer).unwrap_or_else(|| panic!("no tor of the network holds the connection from {peer}"));
         assert!(exits.contains(owner), "the connection from {peer} belongs to {owner}, not an exit");
+        eprintln!("the connection from {peer} belongs to {owner}");
     }
+    eprintln!("the two accounts' circuits: {circuits:?}");
     // And net holds no connection to the proxy, only to relays' ORPorts.
     let net_ports = connected_remote_ports(pid_of(net));
     assert!(!net_ports.contains(&front.port()), "net connected to Prosody's proxy directly: {net_ports:?}");
