@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup-common.sh
 
-install_packages build-essential pkg-config ca-certificates curl libgtk-4-dev
+install_packages build-essential pkg-config ca-certificates curl libgtk-4-dev libsqlite3-dev
 ensure_rust
 cargo build --release --workspace --bins --locked >&2
 exec ./target/release/burrow "$@"

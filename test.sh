@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup-common.sh
 
-install_packages build-essential pkg-config ca-certificates curl apparmor openssl util-linux prosody lua-sec ejabberd \
+install_packages build-essential pkg-config ca-certificates curl libsqlite3-dev apparmor openssl util-linux prosody lua-sec ejabberd \
     libotr5-dev libotr5-bin python3-potr tor iproute2 dante-server tshark socat dnsmasq-base \
     libgtk-4-dev xvfb xdotool imagemagick dbus at-spi2-core python3-pyatspi desktop-file-utils appstream
 ensure_rust

@@ -112,15 +112,19 @@ fn errno_filters(rules: &[(Rule, u32)]) -> Result<Vec<BpfProgram>, ConfineError>
 }
 
 pub fn install(policy: &Seccomp) -> Result<(), ConfineError> {
+    // The errno filters go in first: once an allow-list is in force, the
+    // seccomp() call that would add another filter is itself forbidden.
+    // (The kernel applies the strictest verdict of all filters, whatever
+    // their order.)
     let mut programs = Vec::new();
     match policy {
         Seccomp::AllowList { allow, fail_with } => {
-            programs.push(compile(allow, SeccompAction::KillProcess, SeccompAction::Allow)?);
             programs.extend(errno_filters(fail_with)?);
+            programs.push(compile(allow, SeccompAction::KillProcess, SeccompAction::Allow)?);
         }
         Seccomp::DenyList { kill, deny } => {
-            programs.push(compile(kill, SeccompAction::Allow, SeccompAction::KillProcess)?);
             programs.extend(errno_filters(deny)?);
+            programs.push(compile(kill, SeccompAction::Allow, SeccompAction::KillProcess)?);
         }
     }
     for program in &programs {

@@ -166,6 +166,10 @@ pub struct AccountStatus {
     pub tls: Option<String>,
     /// The SASL mechanism, with a note when it is a deliberate fallback.
     pub sasl: Option<String>,
+    /// Through embedded Tor: arti's name for the circuit that carries the
+    /// connection (`Circ 3.1`), unique while net runs, so that a user can
+    /// see that two accounts ride different circuits. It names no relay.
+    pub circuit: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -211,6 +215,9 @@ pub enum NetEvent {
     Sent { account: String, peer: String, request: u64, encrypted: bool },
     /// A failure tied to an account (and maybe a peer).
     Failed { account: String, peer: Option<String>, failure: Failure },
+    /// How far embedded Tor (arti) has come in joining the Tor network:
+    /// `percent` 0-100 and arti's summary in words.
+    TorBootstrap { percent: u8, summary: String },
 }
 
 /// A UI request net answers by itself: it holds roster and presence.

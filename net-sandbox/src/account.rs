@@ -92,6 +92,9 @@ pub struct Account {
     pub(crate) binding_refused: bool,
     pub(crate) next_attempt: u64,
     status: AccountStatus,
+    /// What carried the current (or last) connection attempt: the dialer's
+    /// `tor` name and its circuit, if known.
+    carrier: Option<(&'static str, Option<String>)>,
 }
 
 impl Account {
@@ -103,6 +106,7 @@ impl Account {
             tor: "none".into(),
             tls: None,
             sasl: None,
+            circuit: None,
         };
         let mut account = Self {
             settings,
@@ -117,6 +121,7 @@ impl Account {
             binding_refused: false,
             next_attempt: 0,
             status,
+            carrier: None,
         };
         account.status.tor = account.tor_name().into();
         Ok(account)
@@ -128,15 +133,31 @@ impl Account {
         Route::new(&self.settings, &self.jid.domain, self.shared.dialers.clone(), self.shared.resolver.clone())
     }
 
-    /// For the `account` event: `system`, `none`, or (once it exists)
-    /// `embedded`, by the first host an attempt dials; the mode's name when
-    /// no dialer can be chosen.
-    fn tor_name(&self) -> &'static str {
-        let host = self.route().first_host();
-        match self.shared.dialers.choose(self.settings.tor, &host) {
-            Ok(dialer) => dialer.tor(),
-            Err(_) => self.settings.tor.name(),
+    /// The dialer an attempt chose, remembered for the `tor` field; the UI
+    /// is told at once when it is not the one it expected (`tor=auto`
+    /// without a system Tor).
+    pub async fn note_dialer(&mut self, tor: &'static str) {
+        let before = self.tor_name();
+        self.carrier = Some((tor, None));
+        if before != tor && self.status.state == ConnectionState::Connecting {
+            self.set_state(ConnectionState::Connecting, None, None).await;
         }
+    }
+
+    /// The circuit the new connection rides, for the `account` event.
+    pub fn note_circuit(&mut self, circuit: Option<String>) {
+        if let Some((_, known)) = &mut self.carrier {
+            *known = circuit;
+        }
+    }
+
+    /// For the `account` event: `system`, `embedded` or `none`, from the
+    /// last attempt's dialer, or the one the mode would choose.
+    fn tor_name(&self) -> &'static str {
+        if let Some((tor, _)) = self.carrier {
+            return tor;
+        }
+        self.shared.dialers.expected(self.settings.tor, &self.route().first_host())
     }
 
     pub fn account(&self) -> String {
@@ -172,6 +193,11 @@ impl Account {
         self.status.tls = tls;
         self.status.sasl = sasl;
         self.status.tor = self.tor_name().into();
+        // A circuit is named only while it carries the session.
+        self.status.circuit = match (&self.carrier, state) {
+            (Some((_, circuit)), ConnectionState::Online) => circuit.clone(),
+            _ => None,
+        };
         self.emit(NetEvent::Status(self.status.clone())).await;
     }
 

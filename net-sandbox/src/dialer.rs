@@ -1,8 +1,8 @@
 //! Opening a byte stream to a server. One trait, so that the XMPP code does
 //! not know what carries it: the system Tor's SOCKS port (`SocksDialer`), a
-//! direct connection to this computer (`LoopbackDialer`), and later embedded
-//! arti. `Dialers::choose` picks one per connection attempt from the
-//! account's Tor mode, and never falls back to a direct connection.
+//! direct connection to this computer (`LoopbackDialer`), and embedded arti
+//! (`EmbeddedDialer`). `Dialers::choose` picks one per connection attempt
+//! from the account's Tor mode, and never falls back to a direct connection.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -13,6 +13,7 @@ use std::time::Duration;
 use ipc::xmpp::TorMode;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::embedded::{EmbeddedError, EmbeddedTor};
 use crate::socks::{self, Authenticated, Credentials, Offer, SocksError};
 
 /// A connected byte stream, whatever carries it.
@@ -20,6 +21,13 @@ pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
 
 pub type BoxedStream = Box<dyn ByteStream>;
+
+/// A dialed stream, and the Tor circuit that carries it when that is known
+/// (embedded Tor; the system Tor does not say).
+pub struct Dialed {
+    pub stream: BoxedStream,
+    pub circuit: Option<String>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DialError {
@@ -39,15 +47,18 @@ pub enum DialError {
     NoRandom(String),
     #[error("Burrow found a system Tor, so its network process may reach Tor's SOCKS port and nothing else; a server on this computer ({0}) cannot be reached directly in this mode, and through Tor it would be another computer's; nothing was sent")]
     HeldToSystemTor(String),
-    #[error("this version of Burrow has no Tor of its own yet (tor=embedded); use tor=system with a running Tor, or tor=auto; nothing was sent")]
-    EmbeddedUnavailable,
+    #[error("Burrow's own Tor (tor=embedded) cannot run here: a system Tor was found (TOR_SOCKS_PORT is set, as in Tails, or one answered at 9050 or 9150 when Burrow started), so the network process may connect to that Tor's SOCKS port alone; use tor=system or tor=auto; nothing was sent")]
+    EmbeddedConfined,
+    #[error("{source}; nothing was sent outside Tor")]
+    Embedded { source: EmbeddedError },
 }
 
 impl DialError {
     /// Whether the user must act before another attempt can succeed.
     pub fn needs_the_user(&self) -> bool {
         match self {
-            DialError::NotLoopback(_) | DialError::BadTorSetting(_) | DialError::EmbeddedUnavailable | DialError::HeldToSystemTor(_) => true,
+            DialError::NotLoopback(_) | DialError::BadTorSetting(_) | DialError::EmbeddedConfined | DialError::HeldToSystemTor(_) => true,
+            DialError::Embedded { source } => source.needs_the_user(),
             DialError::Socks { source, .. } => matches!(
                 source,
                 SocksError::NoAcceptableMethod | SocksError::UnofferedMethod(_) | SocksError::AuthRefused(_) | SocksError::BadAuthVersion(_) | SocksError::NotSocks5(_) | SocksError::BadName(_)
@@ -57,7 +68,7 @@ impl DialError {
     }
 }
 
-pub type DialFuture<'a> = Pin<Box<dyn Future<Output = Result<BoxedStream, DialError>> + Send + 'a>>;
+pub type DialFuture<'a> = Pin<Box<dyn Future<Output = Result<Dialed, DialError>> + Send + 'a>>;
 
 pub trait Dialer: Send + Sync {
     /// Opens a stream to `host` (a name or an address) and `port`.
@@ -96,7 +107,7 @@ impl Dialer for LoopbackDialer {
                 .map_err(|source| DialError::Unreachable { host: host.to_owned(), port, source })?;
             // Stanzas are small and interactive.
             let _ = stream.set_nodelay(true);
-            Ok(Box::new(stream) as BoxedStream)
+            Ok(Dialed { stream: Box::new(stream), circuit: None })
         })
     }
 
@@ -168,6 +179,12 @@ impl SocksDialer {
         SocksDialer { tor, offer, connect_timeout: Duration::from_secs(10), handshake_timeout: Duration::from_secs(130) }
     }
 
+    /// Whether a SOCKS port answers (for `tor=auto`). The probe connection
+    /// is closed unused.
+    pub async fn answers(&self) -> bool {
+        self.reach_tor().await.is_ok()
+    }
+
     /// The first candidate that accepts a TCP connection.
     async fn reach_tor(&self) -> Result<(SocketAddr, tokio::net::TcpStream), DialError> {
         for proxy in &self.tor.candidates {
@@ -193,7 +210,7 @@ impl Dialer for SocksDialer {
                     if authenticated == Authenticated::None {
                         eprintln!("burrow-net: the SOCKS server at {proxy} took no credentials: this stream is not isolated from others");
                     }
-                    Ok(Box::new(stream) as BoxedStream)
+                    Ok(Dialed { stream: Box::new(stream), circuit: None })
                 }
             }
         })
@@ -204,27 +221,54 @@ impl Dialer for SocksDialer {
     }
 }
 
+/// Through embedded Tor (arti, `embedded.rs`): the name goes to Tor
+/// unresolved, each attempt on a circuit of its own.
+pub struct EmbeddedDialer {
+    pub tor: EmbeddedTor,
+}
+
+impl Dialer for EmbeddedDialer {
+    fn dial<'a>(&'a self, host: &'a str, port: u16) -> DialFuture<'a> {
+        Box::pin(async move {
+            let carried = self.tor.connect(host, port).await.map_err(|source| DialError::Embedded { source })?;
+            Ok(Dialed { stream: Box::new(carried.stream), circuit: carried.circuit })
+        })
+    }
+
+    fn tor(&self) -> &'static str {
+        "embedded"
+    }
+}
+
 /// Every dialer of the process, and the rule that picks one:
 ///
 /// - `tor=system`: the system Tor's SOCKS port, always, even for a server
 ///   on this computer.
+/// - `tor=embedded`: embedded arti, always; refused in plain words when
+///   net is confined to the system Tor's SOCKS port (`TOR_SOCKS_PORT`).
 /// - `tor=auto`: a server on this computer (a loopback address or
 ///   `localhost`: Tor could not reach it anyway) is dialed directly; any
-///   other goes through the system Tor's SOCKS port. Until embedded Tor
-///   arrives, no answering SOCKS port is a clear error, never a direct
-///   connection.
-/// - `tor=embedded`: not in this version, a clear error.
+///   other goes through the system Tor if its SOCKS port answers, else
+///   through embedded arti, else (net confined to the SOCKS port) it is the
+///   "no Tor" error, never a direct connection.
 #[derive(Clone)]
 pub struct Dialers {
     pub loopback: Arc<LoopbackDialer>,
     pub system: Result<Arc<SocksDialer>, String>,
+    /// `None` when net may connect to the SOCKS port alone.
+    pub embedded: Option<Arc<EmbeddedDialer>>,
     /// Landlock lets net reach the system Tor's SOCKS port alone.
     pub held_to_system_tor: bool,
 }
 
 impl Dialers {
-    pub fn new(system: Result<SystemTor, String>, offer: Offer) -> Self {
-        Dialers { loopback: Arc::new(LoopbackDialer), system: system.map(|tor| Arc::new(SocksDialer::new(tor, offer))), held_to_system_tor: false }
+    pub fn new(system: Result<SystemTor, String>, offer: Offer, embedded: Option<EmbeddedTor>) -> Self {
+        Dialers {
+            loopback: Arc::new(LoopbackDialer),
+            system: system.map(|tor| Arc::new(SocksDialer::new(tor, offer))),
+            embedded: embedded.map(|tor| Arc::new(EmbeddedDialer { tor })),
+            held_to_system_tor: false,
+        }
     }
 
     /// In system-Tor mode (see net's `policy.rs`), where nothing but the
@@ -235,9 +279,11 @@ impl Dialers {
         self
     }
 
-    pub fn choose(&self, mode: TorMode, host: &str) -> Result<Arc<dyn Dialer>, DialError> {
+    /// The dialer for one attempt. In `tor=auto` this asks whether the
+    /// system Tor answers, every time: it may have started or stopped.
+    pub async fn choose(&self, mode: TorMode, host: &str) -> Result<Arc<dyn Dialer>, DialError> {
         let system = || match &self.system {
-            Ok(dialer) => Ok(dialer.clone() as Arc<dyn Dialer>),
+            Ok(dialer) => Ok(dialer.clone()),
             Err(problem) => Err(DialError::BadTorSetting(problem.clone())),
         };
         match mode {
@@ -245,8 +291,29 @@ impl Dialers {
                 true => Err(DialError::HeldToSystemTor(host.to_owned())),
                 false => Ok(self.loopback.clone()),
             },
-            TorMode::Auto | TorMode::System => system(),
-            TorMode::Embedded => Err(DialError::EmbeddedUnavailable),
+            TorMode::System => Ok(system()?),
+            TorMode::Embedded => match &self.embedded {
+                Some(dialer) => Ok(dialer.clone()),
+                None => Err(DialError::EmbeddedConfined),
+            },
+            TorMode::Auto => {
+                let socks = system()?;
+                match &self.embedded {
+                    Some(embedded) if !socks.answers().await => Ok(embedded.clone()),
+                    // The SOCKS dialer then says that no Tor was found.
+                    _ => Ok(socks),
+                }
+            }
+        }
+    }
+
+    /// For the `account` event before an attempt has chosen: what the mode
+    /// will most likely use (`tor=auto` prefers the system Tor).
+    pub fn expected(&self, mode: TorMode, host: &str) -> &'static str {
+        match mode {
+            TorMode::Auto if LoopbackDialer::address(host, 0).is_ok() && !self.held_to_system_tor => "none",
+            TorMode::Auto | TorMode::System => "system",
+            TorMode::Embedded => "embedded",
         }
     }
 }
@@ -292,29 +359,87 @@ mod tests {
         assert!(SystemTor::from_environment(Some("127.0.0.1"), Some("nine")).unwrap_err().contains("not a port"));
     }
 
-    fn dialers_to(port: u16) -> Dialers {
-        Dialers::new(SystemTor::from_environment(Some("127.0.0.1"), Some(&port.to_string())), Offer::UsernameOnly)
+    /// Dialers whose system Tor is at 127.0.0.1:`port`, with or without
+    /// embedded Tor (never started here: nothing dials through it).
+    fn dialers(port: u16, embedded: bool) -> Dialers {
+        let (progress, _) = tokio::sync::mpsc::channel(1);
+        let embedded = embedded.then(|| EmbeddedTor::new(std::env::temp_dir().join("burrow-dialer-test-unused"), progress));
+        Dialers::new(SystemTor::from_environment(Some("127.0.0.1"), Some(&port.to_string())), Offer::UsernameOnly, embedded)
     }
 
-    #[test]
-    fn the_mode_picks_the_dialer() {
-        let dialers = dialers_to(9050);
-        assert_eq!(dialers.choose(TorMode::Auto, "127.0.0.1").unwrap().tor(), "none");
-        assert_eq!(dialers.choose(TorMode::Auto, "localhost").unwrap().tor(), "none");
-        assert_eq!(dialers.choose(TorMode::Auto, "chat.example.org").unwrap().tor(), "system");
-        assert_eq!(dialers.choose(TorMode::Auto, "10.0.0.1").unwrap().tor(), "system");
-        assert_eq!(dialers.choose(TorMode::System, "127.0.0.1").unwrap().tor(), "system");
-        assert!(matches!(dialers.choose(TorMode::Embedded, "chat.example.org"), Err(DialError::EmbeddedUnavailable)));
-        let broken = Dialers::new(SystemTor::from_environment(Some("tor.example"), None), Offer::UsernameOnly);
-        assert!(matches!(broken.choose(TorMode::System, "127.0.0.1"), Err(DialError::BadTorSetting(_))));
+    fn dialers_to(port: u16) -> Dialers {
+        dialers(port, false)
+    }
+
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    async fn chosen(dialers: &Dialers, mode: TorMode, host: &str) -> &'static str {
+        dialers.choose(mode, host).await.unwrap_or_else(|error| panic!("{error}")).tor()
+    }
+
+    #[tokio::test]
+    async fn the_mode_picks_the_dialer() {
+        let tor = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let answering = tor.local_addr().unwrap().port();
+        let closed = closed_port();
+        for embedded in [false, true] {
+            let with_tor = dialers(answering, embedded);
+            assert_eq!(chosen(&with_tor, TorMode::Auto, "127.0.0.1").await, "none");
+            assert_eq!(chosen(&with_tor, TorMode::Auto, "localhost").await, "none");
+            assert_eq!(chosen(&with_tor, TorMode::Auto, "chat.example.org").await, "system");
+            assert_eq!(chosen(&with_tor, TorMode::Auto, "10.0.0.1").await, "system");
+            assert_eq!(chosen(&with_tor, TorMode::System, "127.0.0.1").await, "system");
+            assert_eq!(chosen(&with_tor, TorMode::System, "chat.example.org").await, "system");
+            let without_tor = dialers(closed, embedded);
+            assert_eq!(chosen(&without_tor, TorMode::Auto, "::1").await, "none");
+            assert_eq!(chosen(&without_tor, TorMode::System, "chat.example.org").await, "system");
+            // No system Tor: auto takes embedded Tor if net may reach relays,
+            // else the SOCKS dialer, which says no Tor was found.
+            let auto = chosen(&without_tor, TorMode::Auto, "chat.example.org").await;
+            assert_eq!(auto, if embedded { "embedded" } else { "system" });
+        }
+        assert_eq!(chosen(&dialers(answering, true), TorMode::Embedded, "chat.example.org").await, "embedded");
+        assert_eq!(chosen(&dialers(answering, true), TorMode::Embedded, "127.0.0.1").await, "embedded");
+        let confined = match dialers(answering, false).choose(TorMode::Embedded, "chat.example.org").await {
+            Err(error) => error,
+            Ok(dialer) => panic!("chose {} though net may reach the SOCKS port alone", dialer.tor()),
+        };
+        assert!(matches!(confined, DialError::EmbeddedConfined), "{confined}");
+        assert!(confined.needs_the_user());
+        assert!(confined.to_string().contains("TOR_SOCKS_PORT"), "{confined}");
+        let broken = Dialers::new(SystemTor::from_environment(Some("tor.example"), None), Offer::UsernameOnly, None);
+        assert!(matches!(broken.choose(TorMode::System, "127.0.0.1").await, Err(DialError::BadTorSetting(_))));
+        // A wrong Tor setting is said, not passed over for embedded Tor.
+        let broken_with_embedded = {
+            let (progress, _) = tokio::sync::mpsc::channel(1);
+            let embedded = EmbeddedTor::new(std::env::temp_dir().join("burrow-dialer-test-unused"), progress);
+            Dialers::new(SystemTor::from_environment(Some("tor.example"), None), Offer::UsernameOnly, Some(embedded))
+        };
+        assert!(matches!(broken_with_embedded.choose(TorMode::Auto, "chat.example.org").await, Err(DialError::BadTorSetting(_))));
         // A broken Tor setting does not stop a loopback server in auto mode.
-        assert!(broken.choose(TorMode::Auto, "::1").is_ok());
+        assert!(broken.choose(TorMode::Auto, "::1").await.is_ok());
+        // Choosing never starts embedded Tor.
+        let auto = dialers(closed, true);
+        let _ = auto.choose(TorMode::Auto, "chat.example.org").await;
+        assert!(!auto.embedded.as_ref().unwrap().tor.started().await);
+    }
+
+    #[tokio::test]
+    async fn the_expected_dialer_follows_the_mode() {
+        let dialers = dialers_to(9050);
+        assert_eq!(dialers.expected(TorMode::Auto, "127.0.0.1"), "none");
+        assert_eq!(dialers.expected(TorMode::Auto, "chat.example.org"), "system");
+        assert_eq!(dialers.expected(TorMode::System, "::1"), "system");
+        assert_eq!(dialers.expected(TorMode::Embedded, "chat.example.org"), "embedded");
         // Held to the system Tor's port, a loopback server is a clear error.
         let held = dialers_to(9050).held_to_system_tor(true);
-        let refused = held.choose(TorMode::Auto, "127.0.0.1").err().expect("a loopback server while held to Tor");
+        let refused = held.choose(TorMode::Auto, "127.0.0.1").await.err().expect("a loopback server while held to Tor");
         assert!(matches!(refused, DialError::HeldToSystemTor(_)) && refused.needs_the_user(), "{refused}");
-        assert_eq!(held.choose(TorMode::Auto, "chat.example.org").unwrap().tor(), "system");
-        assert_eq!(held.choose(TorMode::System, "127.0.0.1").unwrap().tor(), "system");
+        assert_eq!(held.choose(TorMode::System, "127.0.0.1").await.unwrap().tor(), "system");
+        assert_eq!(held.expected(TorMode::Auto, "127.0.0.1"), "system");
     }
 
     #[tokio::test]
@@ -327,7 +452,7 @@ mod tests {
         let server_port = server.local_addr().unwrap().port();
         let dialers = dialers_to(closed_port);
         for mode in [TorMode::System, TorMode::Auto] {
-            let dialer = dialers.choose(mode, "chat.example.org").unwrap();
+            let dialer = dialers.choose(mode, "chat.example.org").await.unwrap();
             let error = match dialer.dial("chat.example.org", server_port).await {
                 Err(error) => error,
                 Ok(_) => panic!("dialed without Tor"),
@@ -336,7 +461,7 @@ mod tests {
             assert!(error.to_string().contains("start Tor"), "{error}");
             assert!(!error.needs_the_user());
         }
-        let dialer = dialers.choose(TorMode::System, "127.0.0.1").unwrap();
+        let dialer = dialers.choose(TorMode::System, "127.0.0.1").await.unwrap();
         assert!(matches!(dialer.dial("127.0.0.1", server_port).await, Err(DialError::NoTor { .. })));
         let accepted = tokio::time::timeout(std::time::Duration::from_millis(200), server.accept()).await;
         assert!(accepted.is_err(), "something connected to the server directly");
@@ -369,7 +494,8 @@ mod tests {
         });
         let dialers = dialers_to(proxy_port);
         for _ in 0..2 {
-            let mut stream = dialers.choose(TorMode::Auto, "chat.example.org").unwrap().dial("chat.example.org", 5222).await.unwrap_or_else(|error| panic!("{error}"));
+            let dialer = dialers.choose(TorMode::Auto, "chat.example.org").await.unwrap();
+            let mut stream = dialer.dial("chat.example.org", 5222).await.unwrap_or_else(|error| panic!("{error}")).stream;
             let mut greeting = [0u8; 2];
             stream.read_exact(&mut greeting).await.unwrap();
             assert_eq!(&greeting, b"hi");

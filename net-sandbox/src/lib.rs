@@ -6,6 +6,7 @@
 pub mod account;
 pub mod dialer;
 pub mod known_servers;
+pub mod embedded;
 pub mod login;
 pub mod names;
 pub mod resolve;

@@ -299,7 +299,8 @@ fn names_failure(error: NamesError) -> LoginError {
 async fn dial_first(account: &mut Account, route: &Route, targets: Vec<Target>) -> Result<(BoxedStream, Target), LoginError> {
     let mut last = None;
     for target in targets {
-        let dialer = route.dialers.choose(route.tor, &target.host)?;
+        let dialer = route.dialers.choose(route.tor, &target.host).await?;
+        account.note_dialer(dialer.tor()).await;
         if !target.may_use(dialer.as_ref()) {
             last = Some(LoginError::Transient(Failure::new(ErrorCode::Connect, "The domain's SRV record points to this computer, which Burrow does not follow outside Tor; give server=HOST:PORT to connect to a server here.")));
             continue;
@@ -309,7 +310,10 @@ async fn dial_first(account: &mut Account, route: &Route, targets: Vec<Target>) 
             stop = stopped(account) => return Err(stop),
         };
         match dialed {
-            Ok(stream) => return Ok((stream, target)),
+            Ok(dialed) => {
+                account.note_circuit(dialed.circuit);
+                return Ok((dialed.stream, target));
+            }
             Err(error) if error.needs_the_user() => return Err(error.into()),
             Err(error) => last = Some(error.into()),
         }

@@ -8,11 +8,13 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use confine::args::ChildArgs;
 use ipc::net::{FromNet, ToNet};
 use ipc::xmpp::{AccountRequest, ConnectionSettings, NetEvent};
 use ipc::{handshake, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Role};
 use net_sandbox::account::{Account, Command, Shared};
 use net_sandbox::dialer::Dialers;
+use net_sandbox::embedded::EmbeddedTor;
 use net_sandbox::socks::Offer;
 use net_sandbox::spacing::{self, Spacing};
 use net_sandbox::tls::SystemRoots;
@@ -20,7 +22,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 fn main() -> ExitCode {
-    confine::child::main("burrow-net", policy::policy, |_, report| serve(report))
+    confine::child::main("burrow-net", policy_after_lookups, serve)
+}
+
+/// The policy, once arti's questions to the system are answered (see
+/// `embedded::look_up_before_confinement`): this runs before confinement.
+fn policy_after_lookups(args: &ChildArgs) -> Result<confine::Policy, String> {
+    if policy::allowed_ports(args)?.is_empty() {
+        net_sandbox::embedded::look_up_before_confinement();
+    }
+    policy::policy(args)
 }
 
 /// Commands one account may have waiting; past this, the UI is told.
@@ -31,7 +42,7 @@ struct Running {
     task: JoinHandle<()>,
 }
 
-async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
+async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::ServeResult {
     let (mut reader, mut writer) = Channel::new(confine::sys::take_ipc_socket()?)?.split();
     handshake::answer_broker(&mut reader, &mut writer, Role::Net, report).await?;
     let roots = SystemRoots::load();
@@ -47,7 +58,7 @@ async fn serve(report: ConfinementReport) -> confine::child::ServeResult {
         }
     });
     let shared = Shared {
-        dialers: dialers_from_environment(),
+        dialers: dialers_from_environment(&args, to_broker.clone())?,
         resolver: resolver_from_environment(),
         roots,
         to_broker: to_broker.clone(),
@@ -115,15 +126,25 @@ fn spacing_from_environment() -> Spacing {
 
 /// The system Tor found before confinement (`policy::tor_at_start`). The
 /// SOCKS greeting offers username/password alone: "no authentication"
-/// would let a connection share a circuit with others.
-fn dialers_from_environment() -> Dialers {
+/// would let a connection share a circuit with others. Embedded Tor lives
+/// in net's directory of the profile, unless Landlock lets net reach the
+/// SOCKS port alone, where no relay could be reached.
+fn dialers_from_environment(args: &ChildArgs, to_broker: mpsc::Sender<FromNet>) -> Result<Dialers, String> {
     let found = policy::tor_at_start();
     match (&found.tor, found.only_port) {
         (Ok(tor), Some(port)) => eprintln!("burrow-net: system Tor's SOCKS port at {}; net may connect to port {port} alone", tor.candidates.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")),
         (Ok(tor), None) => eprintln!("burrow-net: no system Tor answered at {}; it is looked for again at each connection", tor.candidates.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" or ")),
         (Err(problem), _) => eprintln!("burrow-net: {problem}; tor=system is refused until it is fixed"),
     }
-    Dialers::new(found.tor.clone(), Offer::UsernameOnly).held_to_system_tor(found.only_port.is_some())
+    let held = found.only_port.is_some() || !policy::allowed_ports(args)?.is_empty();
+    let embedded = if held {
+        eprintln!("burrow-net: may connect to the system Tor's SOCKS port alone, so embedded Tor is off");
+        None
+    } else {
+        let net_directory = confine::profile_subdirectory(&args.profile_dir()?, Role::Net);
+        Some(EmbeddedTor::new(net_directory, to_broker))
+    };
+    Ok(Dialers::new(found.tor.clone(), Offer::UsernameOnly, embedded).held_to_system_tor(held))
 }
 
 /// The DNS resolver asked through Tor for SRV records:

@@ -170,7 +170,7 @@ impl Route {
     }
 
     async fn lookup(&self, resolver: SocketAddr, name: &str) -> Result<SrvAnswer, ResolveError> {
-        let dialer = self.dialers.choose(self.tor, &resolver.ip().to_string())?;
+        let dialer = self.dialers.choose(self.tor, &resolver.ip().to_string()).await?;
         resolve::lookup_srv(dialer.as_ref(), resolver, name).await
     }
 }
@@ -299,14 +299,14 @@ mod tests {
     }
 
     fn route(settings: &ConnectionSettings, domain: &str) -> Route {
-        let dialers = Dialers::new(SystemTor::from_environment(Some("127.0.0.1"), Some("9")), Offer::UsernameOnly);
+        let dialers = Dialers::new(SystemTor::from_environment(Some("127.0.0.1"), Some("9")), Offer::UsernameOnly, None);
         Route::new(settings, domain, dialers, Ok("127.0.0.1:53".parse().unwrap()))
     }
 
     const ONION: &str = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion";
 
-    #[test]
-    fn options_and_known_servers_come_before_any_lookup() {
+    #[tokio::test]
+    async fn options_and_known_servers_come_before_any_lookup() {
         let server = route(&settings(Some(("xmpp.example.org", 5999)), Some((ONION, 5222)), Transport::StartTls), "example.org").fixed().unwrap().unwrap();
         assert_eq!((server.host.as_str(), server.port, server.origin), ("xmpp.example.org", 5999, Origin::ServerOption));
         let onion = route(&settings(None, Some((ONION, 15222)), Transport::DirectTls), "xmpp.is").fixed().unwrap().unwrap();
@@ -323,20 +323,20 @@ mod tests {
         // An onion is never this computer: even tor=auto takes Tor to it,
         // and the loopback dialer refuses it outright.
         let plan = route(&settings(None, Some((ONION, 5222)), Transport::StartTls), "example.org");
-        assert_eq!(plan.dialers.choose(TorMode::Auto, &plan.first_host()).unwrap().tor(), "system");
+        assert_eq!(plan.dialers.choose(TorMode::Auto, &plan.first_host()).await.unwrap().tor(), "system");
         assert!(LoopbackDialer::address(ONION, 5222).is_err());
     }
 
-    #[test]
-    fn an_srv_record_never_leads_to_a_direct_connection() {
+    #[tokio::test]
+    async fn an_srv_record_never_leads_to_a_direct_connection() {
         let plan = route(&settings(None, None, Transport::StartTls), "example.org");
         let srv = Target { host: "127.0.0.1".into(), port: 5222, transport: Transport::StartTls, origin: Origin::Srv };
         let given = Target { origin: Origin::ServerOption, ..srv.clone() };
-        let direct = plan.dialers.choose(TorMode::Auto, "127.0.0.1").unwrap();
+        let direct = plan.dialers.choose(TorMode::Auto, "127.0.0.1").await.unwrap();
         assert_eq!(direct.tor(), "none");
         assert!(!srv.may_use(direct.as_ref()));
         assert!(given.may_use(direct.as_ref()));
-        let through_tor = plan.dialers.choose(TorMode::System, "127.0.0.1").unwrap();
+        let through_tor = plan.dialers.choose(TorMode::System, "127.0.0.1").await.unwrap();
         assert!(srv.may_use(through_tor.as_ref()));
     }
 

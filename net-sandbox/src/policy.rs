@@ -8,6 +8,11 @@
 //! directory of the profile, where Tor keeps its state. It cannot read the
 //! store.
 //!
+//! Embedded Tor (arti) keeps its cache (SQLite) and state there too, so the
+//! allow-list has the file calls they make. It asks no name service: what
+//! arti would ask (home directory, the user's group) is asked before
+//! confinement (`embedded::look_up_before_confinement`).
+//!
 //! Which ports it may connect to (Landlock): in system-Tor mode the SOCKS
 //! port alone: the one `TOR_SOCKS_HOST`/`TOR_SOCKS_PORT` name (Tails; the
 //! launcher also passes `--allow-connect PORT`), or the default port that
@@ -93,14 +98,14 @@ pub fn policy(args: &ChildArgs) -> Result<Policy, String> {
         },
         scope_signals: true,
         scope_abstract_unix_sockets: true,
-        seccomp: Seccomp::AllowList { allow: allowed_syscalls(), fail_with: Vec::new() },
+        seccomp: Seccomp::AllowList { allow: allowed_syscalls(), fail_with: failing_syscalls() },
         strict: args.strict,
     })
 }
 
 /// `--allow-connect PORT`, given by the launcher (the Tor SOCKS port in
 /// system-Tor mode).
-fn allowed_ports(args: &ChildArgs) -> Result<Vec<u16>, String> {
+pub(crate) fn allowed_ports(args: &ChildArgs) -> Result<Vec<u16>, String> {
     let mut ports = Vec::new();
     let mut flags = args.flags.iter();
     while let Some(flag) = flags.next() {
@@ -151,9 +156,38 @@ fn allowed_syscalls() -> Vec<confine::Rule> {
             libc::SYS_fsync,
             libc::SYS_fdatasync,
             libc::SYS_ftruncate,
+            // Embedded Tor (arti), each seen under strace in tests/tests/tor_embedded.rs:
+            // glibc's mkdir, unlink and rename on x86_64 are the old calls,
+            // not the *at ones above (arti's directories, SQLite's journal,
+            // arti's state files replaced whole);
+            libc::SYS_mkdir,
+            libc::SYS_unlink,
+            libc::SYS_rename,
+            // SQLite (arti's directory cache) reads and writes pages in place,
+            // and asks whether a journal exists;
+            libc::SYS_pread64,
+            libc::SYS_pwrite64,
+            libc::SYS_faccessat2,
+            // arti locks its state and cache (one process per directory);
+            libc::SYS_flock,
+            // fs-mistrust follows each link on the way to arti's directories;
+            libc::SYS_readlink,
+            // who runs the process: fs-mistrust, SQLite and glibc ask.
+            libc::SYS_geteuid,
+            libc::SYS_getresuid,
+            libc::SYS_getresgid,
+            // Refused below with EPERM rather than run.
+            libc::SYS_fchown,
         ]
         .into_iter()
         .map(any),
     );
     allow
+}
+
+/// Calls that are allowed only to fail. SQLite, when run as root, gives a
+/// new journal the owner of its database with fchown; it ignores a
+/// failure, and net needs to change no file's owner.
+fn failing_syscalls() -> Vec<(confine::Rule, u32)> {
+    vec![(any(libc::SYS_fchown), libc::EPERM as u32)]
 }

@@ -108,7 +108,7 @@ pub async fn lookup_srv(dialer: &dyn Dialer, resolver: SocketAddr, name: &str) -
     let id = random_id()?;
     let query = encode_query(id, &query_name)?;
     let exchange = async {
-        let mut stream = dialer.dial(&resolver.ip().to_string(), resolver.port()).await?;
+        let mut stream = dialer.dial(&resolver.ip().to_string(), resolver.port()).await?.stream;
         // RFC 7766 §8: each message over TCP is preceded by its length.
         let mut framed = Vec::with_capacity(2 + query.len());
         framed.extend_from_slice(&(query.len() as u16).to_be_bytes());

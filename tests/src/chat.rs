@@ -72,6 +72,9 @@ impl Burrow {
             transient.push(outcome);
         };
         assert_eq!(outcome["event"], "account", "{jid} did not come online through Tor: {outcome} (after {transient:?})");
+        for error in &transient {
+            eprintln!("{jid}: waited through a transient Tor error: {}", error["message"]);
+        }
         self.expect(&format!("{jid}'s own presence"), LOGIN, |event| event["event"] == "presence" && event["account"] == jid && event["peer"] == jid);
         outcome
     }

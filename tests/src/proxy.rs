@@ -46,6 +46,8 @@ struct Shared {
     control: watch::Sender<Control>,
     client_bytes: Mutex<Vec<Vec<u8>>>,
     server_bytes: Mutex<Vec<Vec<u8>>>,
+    /// The address each accepted connection came from, in order.
+    peers: Mutex<Vec<SocketAddr>>,
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
@@ -76,6 +78,7 @@ impl Proxy {
             control,
             client_bytes: Mutex::new(Vec::new()),
             server_bytes: Mutex::new(Vec::new()),
+            peers: Mutex::new(Vec::new()),
             tasks: Mutex::new(Vec::new()),
         });
         let accept = runtime().spawn(accept_loop(shared.clone(), listener)).abort_handle();
@@ -124,6 +127,12 @@ impl Proxy {
     /// When each connection so far was accepted, in order.
     pub fn accept_times(&self) -> Vec<Instant> {
         self.shared.accepted_at.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Where each accepted connection came from (the client's address and
+    /// port), in the order they were accepted.
+    pub fn peer_addresses(&self) -> Vec<SocketAddr> {
+        self.shared.peers.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Connections currently being served.
@@ -184,10 +193,11 @@ impl Drop for Proxy {
 
 async fn accept_loop(shared: Arc<Shared>, listener: tokio::net::TcpListener) {
     loop {
-        let Ok((client, _)) = listener.accept().await else {
+        let Ok((client, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        shared.peers.lock().unwrap_or_else(|p| p.into_inner()).push(peer);
         let index = {
             let mut client_bytes = shared.client_bytes.lock().unwrap_or_else(|p| p.into_inner());
             client_bytes.push(Vec::new());

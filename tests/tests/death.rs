@@ -130,9 +130,16 @@ fn net_connects_only_to_the_port_it_was_given_if_one_is_given() {
 #[test]
 fn net_opens_tcp_sockets_but_dies_on_udp_and_unix_ones() {
     let profile = Profile::new("net-socket");
-    assert_eq!(net(&profile, &[], "inet-socket", None), Outcome::Allowed);
-    assert_eq!(net(&profile, &[], "udp-socket", None), Outcome::Signal(SIGSYS));
-    assert_eq!(net(&profile, &[], "unix-socket", None), Outcome::Signal(SIGSYS));
+    // In both modes: any port (embedded Tor) and the SOCKS port alone
+    // (system Tor).
+    let (_socks, socks_address) = listener();
+    let socks_port = socks_address.rsplit(':').next().unwrap().to_string();
+    for mode in [&[][..], &["--allow-connect", socks_port.as_str()][..]] {
+        assert_eq!(net(&profile, mode, "inet-socket", None), Outcome::Allowed, "{mode:?}");
+        assert_eq!(net(&profile, mode, "udp-socket", None), Outcome::Signal(SIGSYS), "{mode:?}");
+        assert_eq!(net(&profile, mode, "unix-socket", None), Outcome::Signal(SIGSYS), "{mode:?}");
+        assert_eq!(net(&profile, mode, "tcp-listen", Some("127.0.0.1:0")), Outcome::Signal(SIGSYS), "{mode:?}");
+    }
 }
 
 #[test]

@@ -134,9 +134,11 @@ fn account_commands_need_an_unlocked_store_and_a_known_account() {
     assert_eq!(burrow.expect_event("account", TIMEOUT)["state"], "offline");
     burrow.send("/account add A@Example.org other");
     assert_eq!(burrow.expect_event("error", TIMEOUT)["code"], "account-exists");
-    // A server elsewhere goes through Tor only; with no Tor running it is refused in plain words,
-    // saying where Tor was looked for, and nothing is dialled directly (tests/tor_system.rs has more).
-    burrow.send("/account add b@example.org pw");
+    // A server elsewhere goes through Tor only; with no system Tor running, tor=system is refused
+    // in plain words, saying where Tor was looked for, and nothing is dialled directly
+    // (tests/tor_system.rs has more). (tor=auto would start embedded Tor, which would reach for
+    // the real Tor network: tests/tor_embedded.rs points it at the private one.)
+    burrow.send("/account add b@example.org pw tor=system");
     burrow.expect_event("account", TIMEOUT);
     burrow.send("/connect b@example.org");
     let refused = burrow.expect("the refusal", TIMEOUT, |event| event["event"] == "error" && event["account"] == "b@example.org");

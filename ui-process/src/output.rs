@@ -111,23 +111,37 @@ impl Output {
     }
 
     pub fn account(&self, status: &AccountStatus) {
+        let mut fields = json!({
+            "account": status.account,
+            "state": status.state.name(),
+            "tor": status.tor,
+            "tls": status.tls,
+            "sasl": status.sasl,
+        });
+        if let (Some(circuit), Some(object)) = (&status.circuit, fields.as_object_mut()) {
+            object.insert("circuit".into(), circuit.as_str().into());
+        }
+        let circuit = status.circuit.as_deref().map(|circuit| format!(", circuit: {circuit}")).unwrap_or_default();
         self.emit(
             "account",
-            json!({
-                "account": status.account,
-                "state": status.state.name(),
-                "tor": status.tor,
-                "tls": status.tls,
-                "sasl": status.sasl,
-            }),
+            fields,
             format!(
-                "account {} {} (tor: {}, tls: {}, sasl: {})",
+                "account {} {} (tor: {}{circuit}, tls: {}, sasl: {})",
                 status.account,
                 status.state.name(),
                 status.tor,
                 status.tls.as_deref().unwrap_or("-"),
                 status.sasl.as_deref().unwrap_or("-")
             ),
+        );
+    }
+
+    /// Embedded Tor's progress in joining the Tor network.
+    pub fn tor_bootstrap(&self, percent: u8, summary: &str) {
+        self.emit(
+            "tor",
+            json!({ "source": "embedded", "progress": percent, "summary": summary }),
+            format!("embedded Tor {percent}%: {summary}"),
         );
     }
 

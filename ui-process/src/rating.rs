@@ -113,7 +113,7 @@ mod tests {
     use super::*;
 
     fn online(tor: &str, tls: Option<&str>) -> AccountStatus {
-        AccountStatus { account: "me@example.org".into(), state: ConnectionState::Online, tor: tor.into(), tls: tls.map(str::to_owned), sasl: None }
+        AccountStatus { account: "me@example.org".into(), state: ConnectionState::Online, tor: tor.into(), tls: tls.map(str::to_owned), circuit: None, sasl: None }
     }
 
     #[test]

@@ -321,6 +321,7 @@ impl FrontEnd {
                 }
                 self.output.account_error(&account, peer.as_deref(), &failure);
             }
+            NetEvent::TorBootstrap { percent, summary } => self.output.tor_bootstrap(percent.min(100), &summary),
         }
     }
 
@@ -334,7 +335,7 @@ impl FrontEnd {
 }
 
 fn offline(account: &str) -> AccountStatus {
-    AccountStatus { account: account.to_owned(), state: ConnectionState::Offline, tor: "none".into(), tls: None, sasl: None }
+    AccountStatus { account: account.to_owned(), state: ConnectionState::Offline, tor: "none".into(), tls: None, sasl: None, circuit: None }
 }
 
 fn unknown_account(account: &str) -> Failure {

@@ -262,6 +262,45 @@ impl TorNetwork {
         &self.relays
     }
 
+    /// arti's configuration for this network, in arti's TOML: the
+    /// authorities' v3 identities, every relay as a fallback cache, and the
+    /// three settings a network on loopback needs (recipe: local addresses
+    /// allowed as targets, no "same /16 family" between relays that all sit
+    /// on 127.0.0.1, and the onion-service time period C tor uses in a test
+    /// network, 24 voting intervals, pitfall 2).
+    pub fn arti_config(&self) -> String {
+        let v3idents: Vec<String> = self.v3idents().iter().map(|ident| format!("{ident:?}")).collect();
+        let mut text = String::new();
+        let _ = writeln!(text, "[tor_network]");
+        let _ = writeln!(text, "authorities = {{ v3idents = [{}] }}", v3idents.join(", "));
+        let _ = writeln!(text, "fallback_caches = [");
+        for relay in &self.relays {
+            let _ = writeln!(
+                text,
+                "  {{ rsa_identity = {:?}, ed_identity = {:?}, orports = [\"127.0.0.1:{}\"] }},",
+                relay.rsa_identity, relay.ed_identity, relay.or_port
+            );
+        }
+        let _ = writeln!(text, "]");
+        let _ = writeln!(text, "[address_filter]\nallow_local_addrs = true");
+        let _ = writeln!(text, "[path_rules]\nipv4_subnet_family_prefix = 33\nipv6_subnet_family_prefix = 129");
+        let _ = writeln!(text, "[override_net_params]\nhsdir_interval = {}", 24 * VOTING_INTERVAL / 60);
+        text
+    }
+
+    /// Writes `arti_config()` where Burrow's network process reads it,
+    /// `PROFILE/net/arti.toml` (before Burrow starts on that profile), and
+    /// returns the file's path. A fresh profile per test means a fresh arti
+    /// cache and state for each network, as its keys are new every run.
+    pub fn write_arti_config(&self, profile: &Path) -> PathBuf {
+        use std::os::unix::fs::DirBuilderExt as _;
+        let net_directory = profile.join("net");
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&net_directory).expect("create PROFILE/net");
+        let file = net_directory.join("arti.toml");
+        std::fs::write(&file, self.arti_config()).expect("write arti.toml");
+        file
+    }
+
     /// The network's directory: one sub-directory per tor (`auth0`, ...,
     /// `client`, `hs`), each with its torrc, `notice.log` and `data/`.
     pub fn data_dir(&self) -> &Path {

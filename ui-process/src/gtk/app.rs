@@ -296,6 +296,16 @@ impl App {
                 }
             }
             NetEvent::Connected { .. } | NetEvent::Sent { .. } => {}
+            // Embedded Tor's bootstrap, shown where the window reports
+            // progress; the summary is arti's, shown as plain text.
+            NetEvent::TorBootstrap { percent, summary } => {
+                let percent = percent.min(100).to_string();
+                if percent == "100" {
+                    self.say(&tr("Burrow's own Tor is ready."));
+                } else {
+                    self.say(&tr_with("Starting Burrow's own Tor: {percent}% ({summary})", &[("percent", &percent), ("summary", &summary)]));
+                }
+            }
             NetEvent::Disconnected { account, reason } => {
                 self.say(&tr_with("{account} disconnected: {reason}", &[("account", &account), ("reason", &reason)]));
             }
