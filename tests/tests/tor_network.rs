@@ -137,7 +137,13 @@ fn socks_usernames_isolate_circuits() {
     let alice_again_circuit = new_stream_circuit(&network, echo.port, &mut known);
 
     assert_ne!(alice_circuit, bob_circuit, "different SOCKS usernames, different circuits");
-    assert_eq!(alice_circuit, alice_again_circuit, "the same SOCKS username shares its circuit");
+    // The same username usually rides the same circuit again, but a young
+    // network's new consensus may make tor build a fresh one (seen in CI):
+    // only the isolation between usernames is a promise.
+    if alice_circuit != alice_again_circuit {
+        eprintln!("tor gave the same SOCKS username a new circuit ({alice_circuit} then {alice_again_circuit}); allowed");
+    }
+    assert_ne!(bob_circuit, alice_again_circuit, "different SOCKS usernames, different circuits");
     assert_eq!(built_circuit_hops(&network, &bob_circuit).len(), 3);
     // Still all open and echoing.
     for (stream, payload) in [(&mut alice, &b"1"[..]), (&mut bob, b"2"), (&mut alice_again, b"3")] {
