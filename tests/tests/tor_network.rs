@@ -52,8 +52,20 @@ impl Echo {
 
 /// A SOCKS5 CONNECT through the client tor, as `username`: the helper's own
 /// client, which the network's readiness checks use too.
+/// A young network fails a stream now and then ("general failure"), as
+/// the real one does; up to five attempts, a second apart.
 fn socks5(socks_port: u16, host: &str, port: u16, username: &str) -> std::io::Result<TcpStream> {
-    socks5_connect(socks_port, host, port, username, Duration::from_secs(60))
+    let mut attempt = 1;
+    loop {
+        match socks5_connect(socks_port, host, port, username, Duration::from_secs(60)) {
+            Err(error) if attempt < 5 => {
+                eprintln!("attempt {attempt} through tor failed ({error}); again");
+                attempt += 1;
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 fn round_trip(stream: &mut TcpStream, payload: &[u8]) {
