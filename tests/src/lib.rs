@@ -82,17 +82,23 @@ pub fn self_test(program: &Path, leading: &[&str], profile: &Path, extra: &[&str
     self_test_through(&[], program, leading, profile, extra, action, argument)
 }
 
-/// As `self_test`, run through `launcher` (such as `nsenter --net=…`).
-pub fn self_test_through(launcher: &[String], program: &Path, leading: &[&str], profile: &Path, extra: &[&str], action: &str, argument: Option<&str>) -> Outcome {
-    use std::os::unix::process::ExitStatusExt;
-    let mut command = match launcher.split_first() {
+/// `program` run through `launcher` (a command and its arguments that exec
+/// the program they are given, such as `nsenter --net=…`), or directly.
+fn command_through(launcher: &[String], program: &Path) -> Command {
+    match launcher.split_first() {
         Some((first, rest)) => {
             let mut command = Command::new(first);
             command.args(rest).arg(program);
             command
         }
         None => Command::new(program),
-    };
+    }
+}
+
+/// As `self_test`, run through `launcher` (such as `nsenter --net=…`).
+pub fn self_test_through(launcher: &[String], program: &Path, leading: &[&str], profile: &Path, extra: &[&str], action: &str, argument: Option<&str>) -> Outcome {
+    use std::os::unix::process::ExitStatusExt;
+    let mut command = command_through(launcher, program);
     command.args(leading).arg("--profile").arg(profile).args(extra).arg("--sandbox-self-test").arg(action);
     if let Some(argument) = argument {
         command.arg(argument);
@@ -136,14 +142,7 @@ impl Burrow {
     /// `nsenter --net=..`): the child is then Burrow itself, its pipes the
     /// harness's own.
     pub fn start_through(launcher: &[String], program: &Path, profile: &Path, extra: &[&str], environment: &[(&str, &str)]) -> Self {
-        let mut command = match launcher.split_first() {
-            Some((first, rest)) => {
-                let mut command = Command::new(first);
-                command.args(rest).arg(program);
-                command
-            }
-            None => Command::new(program),
-        };
+        let mut command = command_through(launcher, program);
         let mut child = command
             // Accounts of one Burrow connect without the random gap between
             // them (net-sandbox/src/spacing.rs), unless a test sets it.
