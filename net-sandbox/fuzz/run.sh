@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes net_sandbox::xml::StreamReader (and the writer, by round trip) with
+# Fuzzes xmpp_xml::StreamReader (and the writer, by round trip) with
 # the xml_stream target.
 #
 #   net-sandbox/fuzz/run.sh [SECONDS]     (default 60)

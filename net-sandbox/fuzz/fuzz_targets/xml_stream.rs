@@ -1,4 +1,4 @@
-//! Feeds arbitrary bytes, as a server would send them, to `net_sandbox::xml::StreamReader`.
+//! Feeds arbitrary bytes, as a server would send them, to `xmpp_xml::StreamReader`.
 //!
 //! Input layout (see src/lib.rs): a byte choosing how the bytes are split into reads, a
 //! flags byte (tight limits; a `Pending` before every read), then the stream.
@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
 use libfuzzer_sys::fuzz_target;
-use net_sandbox::xml::{
+use xmpp_xml::{
     stream_header, Element, Limits, Node, StreamEvent, StreamReader, NS_CLIENT, STREAM_CLOSE,
 };
 use net_sandbox_fuzz::{Input, Splitter, PENDING_FIRST};

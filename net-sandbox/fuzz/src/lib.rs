@@ -9,7 +9,7 @@
 //! Keep the meaning of existing bits when adding new ones, so that the seeds and the
 //! corpus keep theirs.
 
-use net_sandbox::xml::Limits;
+use xmpp_xml::Limits;
 
 /// Bytes before the stream.
 pub const HEADER_LEN: usize = 2;

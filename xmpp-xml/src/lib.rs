@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! The XMPP stream parser and writer: the code that reads bytes a hostile server chose.
 //!
 //! - [`StreamReader`] turns a transport into [`StreamEvent`]s: the stream header, then each
