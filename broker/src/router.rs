@@ -414,6 +414,12 @@ impl Router {
                     self.deliver(message);
                 }
             }
+            // A new front end starts locked; crypto may be open.
+            if role == Role::Ui {
+                if let Some(message) = routing::ui_started(&mut self.gates) {
+                    self.deliver(message);
+                }
+            }
         }
         // Once crypto and net are up for the first time, start the front end.
         let backends_up = [Role::Crypto, Role::Net].iter().all(|role| self.slots.get(role).is_some_and(|slot| slot.ever_up));

@@ -80,6 +80,8 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
         From::Crypto(FromCrypto::AccountAdded { summary, settings }) if gates.end_add()   => deliver([To::Ui(ToUi::AccountAdded(summary)), To::Net(ToNet::AccountAdded(settings))]),
         From::Crypto(FromCrypto::AccountRefused(failure))    if gates.end_add()           => deliver([To::Ui(ToUi::AccountRefused(failure))]),
         From::Crypto(FromCrypto::NetAccounts(settings))      if gates.end_net_accounts()  => deliver([To::Net(ToNet::Accounts(settings))]),
+        From::Crypto(FromCrypto::UiAccounts(Some(accounts))) if gates.end_ui_accounts()   => deliver([To::Ui(ToUi::Unlocked { accounts })]),
+        From::Crypto(FromCrypto::UiAccounts(None))           if gates.end_ui_accounts()   => Verdict::Deliver(Vec::new()),
         From::Crypto(FromCrypto::Transmit { account, peer, body, request, encrypted }) if gates.close_send(request) => deliver([To::Net(ToNet::Transmit { account, peer, body, request: Some(request), encrypted })]),
         From::Crypto(FromCrypto::Protocol { account, peer, body }) if is_otr_protocol(body.expose()) => deliver([To::Net(ToNet::Transmit { account, peer, body, request: None, encrypted: false })]),
         From::Crypto(FromCrypto::Refused { account, peer, request, reason }) if gates.close_send(request) => deliver([To::Ui(ToUi::Refused { account, peer, request, reason })]),
@@ -101,6 +103,12 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
 /// started and must learn the accounts from crypto.
 pub fn net_started(gates: &mut Gates) -> Option<Outbound> {
     gates.begin_net_accounts().then_some(Outbound::Crypto(ToCrypto::NetStarted))
+}
+
+/// The front end was restarted: it starts locked and empty, so crypto
+/// (which may hold an open store) is asked for the accounts again.
+pub fn ui_started(gates: &mut Gates) -> Option<Outbound> {
+    gates.begin_ui_accounts().then_some(Outbound::Crypto(ToCrypto::UiStarted))
 }
 
 /// What crypto may send on its own: OTR's own messages (queries, AKE and
@@ -141,6 +149,8 @@ pub struct Gates {
     probes: HashMap<u64, Stage>,
     adds_pending: usize,
     net_accounts_pending: bool,
+    /// The broker asked crypto to tell a restarted UI the accounts.
+    ui_accounts_pending: bool,
     /// Messages from the UI that crypto has not answered yet.
     sends: HashSet<u64>,
     /// Messages from net that crypto has not answered yet.
@@ -245,6 +255,14 @@ impl Gates {
         std::mem::replace(&mut self.net_accounts_pending, false)
     }
 
+    fn begin_ui_accounts(&mut self) -> bool {
+        !std::mem::replace(&mut self.ui_accounts_pending, true)
+    }
+
+    fn end_ui_accounts(&mut self) -> bool {
+        std::mem::replace(&mut self.ui_accounts_pending, false)
+    }
+
     fn open_send(&mut self, request: u64) -> bool {
         self.sends.len() < MAX_MESSAGES_IN_FLIGHT && self.sends.insert(request)
     }
@@ -312,6 +330,7 @@ impl Gates {
         self.probes.clear();
         self.adds_pending = 0;
         self.net_accounts_pending = false;
+        self.ui_accounts_pending = false;
         self.sends.clear();
         self.incoming.clear();
         self.sasl.clear();
@@ -338,6 +357,7 @@ mod tests {
     use super::*;
     use ipc::secret::Passphrase;
     use ipc::{ErrorCode, Failure, Probe};
+    use ipc::AccountSummary;
 
     fn probe(seq: u64) -> Probe {
         Probe { seq, payload: vec![] }
@@ -372,6 +392,20 @@ mod tests {
         assert!(matches!(route(unlocked(), &mut gates), Verdict::Deliver(to) if to.len() == 2));
         let failed = Inbound::Crypto(FromCrypto::UnlockFailed(Failure::new(ErrorCode::WrongPassphrase, "no")));
         assert!(matches!(route(failed, &mut gates), Verdict::Drop("UnlockFailed")));
+    }
+
+    #[test]
+    fn crypto_tells_a_restarted_ui_the_accounts_once_and_only_when_asked() {
+        let mut gates = Gates::default();
+        let accounts = || Inbound::Crypto(FromCrypto::UiAccounts(Some(vec![AccountSummary { jid: "a@b.org".into() }])));
+        assert!(matches!(route(accounts(), &mut gates), Verdict::Drop("UiAccounts")));
+        assert!(matches!(ui_started(&mut gates), Some(Outbound::Crypto(ToCrypto::UiStarted))));
+        // One question at a time.
+        assert!(ui_started(&mut gates).is_none());
+        assert!(matches!(route(accounts(), &mut gates), Verdict::Deliver(to) if matches!(to.as_slice(), [Outbound::Ui(ToUi::Unlocked { accounts })] if accounts.len() == 1)));
+        assert!(matches!(route(accounts(), &mut gates), Verdict::Drop("UiAccounts")));
+        ui_started(&mut gates);
+        assert!(matches!(route(Inbound::Crypto(FromCrypto::UiAccounts(None)), &mut gates), Verdict::Deliver(to) if to.is_empty()));
     }
 
     #[test]

@@ -106,6 +106,7 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
                 replies.push(FromCrypto::Sasl { account, attempt, step });
             }
             ToCrypto::SaslEnd { account, attempt } => sasl.end(&account, attempt),
+            ToCrypto::UiStarted => replies.push(FromCrypto::UiAccounts(store.contents().is_some().then(|| store.summaries()))),
             ToCrypto::NetStarted => {
                 // The new net has no exchange open.
                 sasl.forget_all();

@@ -32,6 +32,9 @@ pub enum ToCrypto {
     SaslEnd { account: String, attempt: u64 },
     /// From the broker: net (re)started and knows no account; send them.
     NetStarted,
+    /// From the broker: the front end was restarted and knows nothing;
+    /// send the account summaries again if the store is open.
+    UiStarted,
     /// From the UI: an OTR request for one account.
     Otr { account: String, request: OtrRequest },
     /// From the UI, with the files the launcher read: parse and merge them.
@@ -79,6 +82,9 @@ pub enum FromCrypto {
     Sasl { account: String, attempt: u64, step: SaslStep },
     /// For net, in answer to `NetStarted`: every account's settings.
     NetAccounts(Vec<ConnectionSettings>),
+    /// For the UI, in answer to `UiStarted`: the account summaries if the
+    /// store is open, `None` if it is still locked.
+    UiAccounts(Option<Vec<AccountSummary>>),
 }
 
 impl FromCrypto {
@@ -97,6 +103,7 @@ impl FromCrypto {
             FromCrypto::Deliver { .. } => "Deliver",
             FromCrypto::Sasl { .. } => "Sasl",
             FromCrypto::NetAccounts(_) => "NetAccounts",
+            FromCrypto::UiAccounts(_) => "UiAccounts",
             FromCrypto::Protocol { .. } => "Protocol",
             FromCrypto::Refused { .. } => "Refused",
             FromCrypto::Absorbed { .. } => "Absorbed",

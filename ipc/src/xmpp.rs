@@ -228,6 +228,9 @@ pub enum AccountRequest {
     Roster,
     Subscribe { peer: String },
     Approve { peer: String },
+    /// Say the account's connection state again (a front end that was
+    /// restarted knows nothing).
+    Status,
 }
 
 impl AccountRequest {
@@ -238,6 +241,7 @@ impl AccountRequest {
             AccountRequest::Roster => "Roster",
             AccountRequest::Subscribe { .. } => "Subscribe",
             AccountRequest::Approve { .. } => "Approve",
+            AccountRequest::Status => "Status",
         }
     }
 }

@@ -327,6 +327,7 @@ impl Account {
             }
             Command::Request(AccountRequest::Subscribe { peer }) => self.queue_presence(&peer, "subscribe").await,
             Command::Request(AccountRequest::Approve { peer }) => self.queue_presence(&peer, "subscribed").await,
+            Command::Request(AccountRequest::Status) => self.emit(NetEvent::Status(self.status.clone())).await,
             Command::Transmit { peer, body, request, encrypted } => self.queue_message(peer, body, request, encrypted).await,
             // An answer to an exchange that is over.
             Command::Sasl { .. } => {}
@@ -525,6 +526,7 @@ impl Account {
                 self.queue_presence(&peer, "subscribed").await;
                 self.flush(session).await?;
             }
+            Command::Request(AccountRequest::Status) => self.emit(NetEvent::Status(self.status.clone())).await,
             Command::Transmit { peer, body, request, encrypted } => {
                 self.queue_message(peer, body, request, encrypted).await;
                 self.flush(session).await?;

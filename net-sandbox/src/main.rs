@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use confine::args::ChildArgs;
 use ipc::net::{FromNet, ToNet};
-use ipc::xmpp::{AccountRequest, ConnectionSettings, NetEvent};
+use ipc::xmpp::{AccountRequest, AccountStatus, ConnectionSettings, ConnectionState, NetEvent};
 use ipc::{handshake, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Role};
 use net_sandbox::account::{Account, Command, Shared};
 use net_sandbox::dialer::Dialers;
@@ -92,6 +92,10 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
             ToNet::AccountAdded(settings) => update(&mut accounts, settings).await,
             ToNet::Ping(probe) => {
                 let _ = to_broker.send(FromNet::Pong(probe)).await;
+            }
+            // An account with no task is offline; its task, if any, knows.
+            ToNet::Request { account, request: AccountRequest::Status } if !accounts.get(&account).is_some_and(|(_, running)| running.as_ref().is_some_and(|running| !running.task.is_finished())) => {
+                let _ = to_broker.send(offline_status(&accounts, &account)).await;
             }
             ToNet::Request { account, request } => {
                 let connect = request == AccountRequest::Connect;
@@ -210,6 +214,22 @@ async fn deliver(
             let _ = shared.to_broker.send(fail(ErrorCode::Busy, "Too many requests are waiting for this account; try again.")).await;
         }
     }
+}
+
+/// The status of an account that has no task: offline, or unknown.
+fn offline_status(accounts: &HashMap<String, (ConnectionSettings, Option<Running>)>, account: &str) -> FromNet {
+    if !accounts.contains_key(account) {
+        let failure = Failure::new(ErrorCode::UnknownAccount, "Burrow's network process does not know this account; unlock the store first.");
+        return FromNet::Event(NetEvent::Failed { account: account.to_owned(), peer: None, failure });
+    }
+    FromNet::Event(NetEvent::Status(AccountStatus {
+        account: account.to_owned(),
+        state: ConnectionState::Offline,
+        tor: "none".into(),
+        tls: None,
+        sasl: None,
+        circuit: None,
+    }))
 }
 
 async fn stop_all(accounts: &mut HashMap<String, (ConnectionSettings, Option<Running>)>) {

@@ -203,6 +203,30 @@ fn a_crashed_child_is_restarted_and_the_others_carry_on() {
 }
 
 #[test]
+fn a_restarted_front_end_is_told_the_open_store_and_its_accounts() {
+    let scratch = Scratch::new("ui-crash");
+    let mut burrow = Burrow::start(&binary("burrow"), scratch.path());
+    burrow.send("/unlock first passphrase");
+    burrow.expect_event("unlocked", TIMEOUT);
+    burrow.send("/account add someone@example.org a-password server=127.0.0.1:9");
+    burrow.expect("the account", TIMEOUT, |event| event["event"] == "account" && event["account"] == "someone@example.org");
+    let before = burrow.status();
+    let ui = rustix::process::Pid::from_raw(pid_of(&before["ui"]) as i32).unwrap();
+    rustix::process::kill_process(ui, rustix::process::Signal::KILL).unwrap();
+    // The new front end has never seen an unlock: crypto, still open, tells it.
+    let unlocked = burrow.expect_event("unlocked", TIMEOUT);
+    assert_eq!(unlocked["accounts"], serde_json::json!(["someone@example.org"]));
+    let after = burrow.status();
+    assert_ne!(pid_of(&after["ui"]), pid_of(&before["ui"]));
+    for name in ["broker", "net", "crypto"] {
+        assert_eq!(pid_of(&after[name]), pid_of(&before[name]), "{name} was disturbed");
+    }
+    // The store is still open: no second unlock is needed, or taken.
+    burrow.send("/unlock first passphrase");
+    assert_eq!(burrow.expect_event("error", TIMEOUT)["code"], "already-unlocked");
+}
+
+#[test]
 fn ctrl_c_at_the_terminal_shuts_down_cleanly() {
     use std::os::unix::process::CommandExt;
     let scratch = Scratch::new("ctrl-c");

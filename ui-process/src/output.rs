@@ -41,8 +41,14 @@ impl Output {
         self.emit("ready", json!({ "version": version }), format!("Burrow {version} ready. Type /unlock PASSPHRASE to begin."));
     }
 
-    pub fn unlocked(&self) {
-        self.emit("unlocked", json!({}), "Store unlocked.".into());
+    /// Burrow's extension: `accounts`, the store's accounts, so that a
+    /// front end restarted by the broker learns them again.
+    pub fn unlocked(&self, accounts: &[String]) {
+        let human = match accounts.len() {
+            0 => "Store unlocked.".to_owned(),
+            count => format!("Store unlocked; {count} account(s): {}.", accounts.join(", ")),
+        };
+        self.emit("unlocked", json!({ "accounts": accounts }), human);
     }
 
     /// Burrow's extension: the key is being derived from the passphrase.

@@ -228,7 +228,8 @@ impl FrontEnd {
             ToUi::Unlocked { accounts } => {
                 self.store = StoreState::Unlocked;
                 self.accounts = accounts;
-                self.output.unlocked();
+                let names: Vec<String> = self.accounts.iter().map(|summary| summary.jid.clone()).collect();
+                self.output.unlocked(&names);
             }
             ToUi::Unlocking => self.output.unlocking(),
             ToUi::Imported(result) => {

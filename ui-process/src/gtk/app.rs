@@ -225,6 +225,12 @@ impl App {
                 self.store_page.done();
                 self.stack.set_visible_child_name("main");
                 self.refresh_accounts();
+                // After a restart of this window net may hold sessions
+                // already: each account's state is asked for, not assumed.
+                let accounts = self.known.borrow().accounts.clone();
+                for account in accounts {
+                    self.send(FromUi::Account { account, request: AccountRequest::Status });
+                }
                 if empty {
                     self.open_account_form();
                 }
