@@ -144,9 +144,12 @@ mod tests {
         move |name| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned())
     }
 
+    /// Some locale variables, and the catalog they must choose.
+    type Case = (&'static [(&'static str, &'static str)], Option<&'static str>);
+
     #[test]
     fn the_language_follows_the_locale_variables_as_gettext_does() {
-        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+        let cases: &[Case] = &[
             (&[("LANG", "es_ES.UTF-8")], Some("es")),
             (&[("LANG", "sv_SE")], Some("sv")),
             (&[("LANG", "sv_FI.UTF-8@euro")], Some("sv")),
