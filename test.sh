@@ -8,16 +8,24 @@ source scripts/setup-common.sh
 
 install_packages build-essential pkg-config ca-certificates curl libsqlite3-dev apparmor openssl util-linux prosody lua-sec ejabberd \
     libotr5-dev libotr5-bin python3-potr tor iproute2 dante-server tshark socat dnsmasq-base \
-    libgtk-4-dev xvfb xdotool imagemagick dbus at-spi2-core python3-pyatspi desktop-file-utils appstream
+    libgtk-4-dev xvfb xdotool imagemagick dbus at-spi2-core python3-pyatspi desktop-file-utils appstream \
+    gettext locales
 ensure_rust
 
+# The GTK window's language test starts Burrow in Spanish and Swedish; with
+# these locales GTK's own strings follow too (Burrow's need no locale).
+for locale in es_ES sv_SE; do
+    locale -a | grep -qx "$locale.utf8" || localedef -i "$locale" -c -f UTF-8 "$locale.UTF-8"
+done
+echo "== translations: po/burrow.pot current, po/*.po complete (scripts/update-po.sh --check)"
+scripts/update-po.sh --check
 echo "== desktop entry and AppStream metainfo"
 desktop-file-validate data/im.burrow.Burrow.desktop
 appstreamcli validate --no-net data/im.burrow.Burrow.metainfo.xml
 echo "== build"
 cargo build --workspace --bins --locked
 echo "== unit, death, process, hostile-IPC, XMPP and OTR end-to-end and interop tests, and the GTK window under Xvfb"
-echo "   (screenshots of the GTK run: target/debug/gtk-artifacts/first-run)"
+echo "   (screenshots of the GTK runs: target/debug/gtk-artifacts/first-run and .../lang)"
 cargo test --workspace --locked
 echo "== AppArmor profiles compile"
 apparmor/check.sh

@@ -53,7 +53,9 @@ pub fn broker(strict: bool) -> Policy {
 /// libraries, tokens) leaks into a sandbox that does not need it.
 pub fn environment_for(role: Role) -> &'static [&'static str] {
     match role {
-        // Display, locale and accessibility bus for the front end. With the
+        // Display, locale and accessibility bus for the front end: the
+        // locale variables gettext reads (the UI picks its language from
+        // them) and LC_CTYPE (GTK's input and character classes). With the
         // bus addresses given, GLib never tries to start a bus itself (a
         // fork and exec that seccomp kills), and screen readers keep
         // working, which GTK_A11Y=none would end.
@@ -92,5 +94,19 @@ mod environment_tests {
         assert!(environment_for(Role::Net).contains(&"TOR_SOCKS_PORT"));
         assert!(environment_for(Role::Net).contains(&"BURROW_DNS_RESOLVER"));
         assert!(environment_for(Role::Crypto).is_empty());
+    }
+
+    /// The UI chooses its language as gettext does (ui-process/src/i18n.rs)
+    /// and GTK sets its locale from these; no other LC_* is passed.
+    #[test]
+    fn the_ui_receives_the_locale_variables_gettext_reads() {
+        let ui = environment_for(Role::Ui);
+        for name in ["LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LC_CTYPE"] {
+            assert!(ui.contains(&name), "{name}");
+        }
+        assert_eq!(ui.iter().filter(|name| name.starts_with("LC_")).count(), 3, "{ui:?}");
+        for role in [Role::Net, Role::Crypto, Role::Broker] {
+            assert!(!environment_for(role).iter().any(|name| name.starts_with("LANG") || name.starts_with("LC_")), "{role:?}");
+        }
     }
 }

@@ -106,3 +106,38 @@ pub fn find_process(program: &str, argument: &str) -> Option<u32> {
         (first.ends_with(program) && holds).then_some(pid)
     })
 }
+
+/// Burrow started as a desktop would start it, stopped in order (SIGTERM,
+/// as a session logout would) if the test fails before it quits through the
+/// window, so that no Burrow outlives the test.
+pub struct Launched(pub Child);
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            if let Some(pid) = rustix::process::Pid::from_raw(self.0.id() as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            // Not wait_for_exit: it panics, and this may run while unwinding.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while self.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Ctrl+Q typed into the Burrow window on `display`; every process must end
+/// cleanly.
+pub fn quit_through_the_window(display: &str, mut burrow: Launched) {
+    let window = std::process::Command::new("xdotool").args(["search", "--onlyvisible", "--name", "^Burrow$"]).env("DISPLAY", display).output().expect("xdotool");
+    let window = String::from_utf8_lossy(&window.stdout).split_whitespace().last().expect("the Burrow window").to_owned();
+    for keys in [&["windowfocus", "--sync", window.as_str()][..], &["key", "ctrl+q"]] {
+        let done = std::process::Command::new("xdotool").args(keys).env("DISPLAY", display).status().expect("xdotool");
+        assert!(done.success(), "xdotool {keys:?}");
+    }
+    let status = crate::wait_for_exit(&mut burrow.0, Duration::from_secs(30));
+    assert!(status.success(), "burrow ended with {status:?}");
+}

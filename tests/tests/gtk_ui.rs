@@ -12,11 +12,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use burrow_tests::desktop::{desktop_exec, find_process, SessionBus, Xvfb};
+use burrow_tests::desktop::{desktop_exec, find_process, quit_through_the_window, Launched, SessionBus, Xvfb};
 use burrow_tests::servers::prosody::Prosody;
-use burrow_tests::{binaries_dir, binary, proc_status_field, self_test, wait_for_exit, Outcome, Scratch, EPERM};
+use burrow_tests::{binaries_dir, binary, proc_status_field, self_test, Outcome, Scratch, EPERM};
 
 fn artifacts_dir() -> PathBuf {
     let dir = std::env::var_os("BURROW_GTK_ARTIFACTS")
@@ -29,40 +28,6 @@ fn artifacts_dir() -> PathBuf {
 
 fn repo_file(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
-}
-
-/// The launcher, stopped in order (SIGTERM, as a session logout would) if
-/// the test fails before it quits through the window, so that no Burrow
-/// outlives the test.
-struct Launched(std::process::Child);
-
-impl Drop for Launched {
-    fn drop(&mut self) {
-        if self.0.try_wait().ok().flatten().is_none() {
-            if let Some(pid) = rustix::process::Pid::from_raw(self.0.id() as i32) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            }
-            // Not wait_for_exit: it panics, and this may run while unwinding.
-            let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            while self.0.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// Ctrl+Q typed into the Burrow window; every process must end cleanly.
-fn quit_through_the_window(display: &str, mut burrow: Launched) {
-    let window = Command::new("xdotool").args(["search", "--onlyvisible", "--name", "^Burrow$"]).env("DISPLAY", display).output().expect("xdotool");
-    let window = String::from_utf8_lossy(&window.stdout).split_whitespace().last().expect("the Burrow window").to_owned();
-    for keys in [&["windowfocus", "--sync", window.as_str()][..], &["key", "ctrl+q"]] {
-        let done = Command::new("xdotool").args(keys).env("DISPLAY", display).status().expect("xdotool");
-        assert!(done.success(), "xdotool {keys:?}");
-    }
-    let status = wait_for_exit(&mut burrow.0, Duration::from_secs(30));
-    assert!(status.success(), "burrow ended with {status:?}");
 }
 
 #[test]

@@ -536,7 +536,7 @@ impl App {
             margins(&row, 6);
             row.append(&plain_label(&peer));
             let presence = entry.map(|entry| presence_name(&entry.presence)).unwrap_or_else(|| tr("unknown"));
-            let subscription = entry.map(|entry| entry.subscription.clone()).unwrap_or_default();
+            let subscription = subscription_name(entry.map_or("none", |entry| entry.subscription.as_str()));
             let otr = known.otr.get(&key).map(|(view, _)| otr_name(*view)).unwrap_or_else(|| tr("not private"));
             let line = plain_label(&tr_with("{presence} · sharing: {subscription} · OTR: {otr}", &[("presence", &presence), ("subscription", &subscription), ("otr", &otr)]));
             line.add_css_class("dim-label");
@@ -597,6 +597,18 @@ fn presence_name(show: &str) -> String {
         "dnd" => tr("busy"),
         "unavailable" => tr("offline"),
         _ => tr("unknown"),
+    }
+}
+
+/// The roster's subscription (RFC 6121: whose presence each side sees), in
+/// words; a value the server invents is shown as it came.
+fn subscription_name(subscription: &str) -> String {
+    match subscription {
+        "both" => tr("both ways"),
+        "to" => tr("you see theirs"),
+        "from" => tr("they see yours"),
+        "none" | "" => tr("not yet"),
+        other => other.to_owned(),
     }
 }
 

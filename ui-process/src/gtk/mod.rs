@@ -33,6 +33,11 @@ pub fn run(report: ConfinementReport, first_run: bool) -> confine::child::ServeR
     let ipc_thread = std::thread::Builder::new()
         .name("burrow-ipc".into())
         .spawn(move || bridge::serve(socket, report, outbound, inbound))?;
+    // Burrow's strings in the language of LANGUAGE/LC_ALL/LC_MESSAGES/LANG,
+    // chosen before the first is made; GTK's own follow its setlocale.
+    if let Err(problem) = crate::i18n::follow_environment() {
+        eprintln!("burrow-ui: {problem}; showing English");
+    }
     glib::set_prgname(Some("burrow"));
     glib::set_application_name("Burrow");
     gtk::init().map_err(|error| format!("cannot open the display: {error}"))?;
