@@ -7,7 +7,7 @@
 //! messages of sessions it holds: it is never a general signing or
 //! decryption oracle.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use ipc::crypto::FromCrypto;
@@ -80,11 +80,23 @@ pub struct Conversations {
     max_fragment: usize,
     /// Keys, trust or policies changed since the store last saved them.
     dirty: bool,
+    /// (account, peer) whose SMP, now running, is the answer to the peer's
+    /// question. Its success proves us to the peer, not the peer to us:
+    /// anyone can ask a question whose answer they know. As libotr does
+    /// (`received_question`), such a success verifies nothing here.
+    answering_question: HashSet<(String, String)>,
 }
 
 impl Default for Conversations {
     fn default() -> Self {
-        Self { accounts: HashMap::new(), trust: MemoryTrustStore::default(), rng: OsRng, max_fragment: MAX_FRAGMENT, dirty: false }
+        Self {
+            accounts: HashMap::new(),
+            trust: MemoryTrustStore::default(),
+            rng: OsRng,
+            max_fragment: MAX_FRAGMENT,
+            dirty: false,
+            answering_question: HashSet::new(),
+        }
     }
 }
 
@@ -334,8 +346,23 @@ impl Conversations {
                         SmpEvent::Cheated(why) => (SmpResult::Aborted, None, Some(format!("the contact's SMP message failed a check: {why}"))),
                         SmpEvent::RateLimited => (SmpResult::Aborted, None, Some("the contact restarted SMP too often".to_owned())),
                     };
+                    let exchange = (account.to_owned(), peer.to_owned());
+                    let answered_their_question = match result {
+                        SmpResult::Asked => {
+                            if question.is_some() {
+                                self.answering_question.insert(exchange);
+                            } else {
+                                self.answering_question.remove(&exchange);
+                            }
+                            false
+                        }
+                        _ => self.answering_question.remove(&exchange),
+                    };
                     out.push(otr_event(account, OtrEvent::Smp { peer: peer.into(), result, question, reason }));
-                    if let (SmpResult::Success, Some(fingerprint)) = (result, fingerprint) {
+                    if result == SmpResult::Success && answered_their_question {
+                        let message = "You answered your contact's question correctly, so your contact knows it is you. That does not prove who your contact is: ask a question of your own to verify them.";
+                        out.push(otr_event(account, OtrEvent::Notice { peer: peer.into(), message: message.into() }));
+                    } else if let (SmpResult::Success, Some(fingerprint)) = (result, fingerprint) {
                         self.trust.set_trust(account, peer, fingerprint, Trust::VerifiedBySmp);
                         self.dirty = true;
                         out.push(self.state_event(account, peer, State::Private, Some(fingerprint)));
@@ -472,6 +499,8 @@ impl Conversations {
                     out.push(failed(account, Some(&peer), ErrorCode::BadCommand, "The SMP secret or question is too long."));
                     return out;
                 }
+                // Our own question or secret: its success verifies the peer.
+                self.answering_question.remove(&(account.to_owned(), peer.clone()));
                 let outputs = state.peers.open.get_mut(&peer).and_then(|conversation| {
                     let mut env = Env { rng: &mut self.rng, key: &state.key, now };
                     conversation.smp_start(&mut env, secret.expose().as_bytes(), question.as_ref().map(|question| question.expose().as_bytes()))
@@ -560,6 +589,34 @@ mod tests {
         assert_eq!(delivered, vec![("the plan".to_owned(), true)]);
         let private = shown.iter().filter(|(_, message)| matches!(message, FromCrypto::Otr { event: OtrEvent::State { state: ConversationState::Private, .. }, .. })).count();
         assert_eq!(private, 2, "both sides told the UI");
+    }
+
+    #[test]
+    fn answering_the_peers_question_verifies_nothing_while_asking_ours_does() {
+        let (alice, bob) = ("alice@example.org", "bob@example.org");
+        let mut engines = [(alice, engine(alice, "require")), (bob, engine(bob, "require"))];
+        let first = engines[0].1.send(alice, bob, &SecretText::new("hello".into()), 1, Instant::now());
+        carry(&mut engines, first.into_iter().map(|message| (0, message)).collect());
+        let asked = engines[0].1.request(alice, OtrRequest::Smp { peer: bob.into(), question: Some(SecretText::new("Where did we meet?".into())), secret: SecretText::new("harbour".into()) }, Instant::now());
+        let shown = carry(&mut engines, asked.into_iter().map(|message| (0, message)).collect());
+        assert!(shown.iter().any(|(to, message)| *to == 1 && matches!(message, FromCrypto::Otr { event: OtrEvent::Smp { result: SmpResult::Asked, question: Some(_), .. }, .. })));
+        let answer = engines[1].1.request(bob, OtrRequest::SmpAnswer { peer: alice.into(), secret: SecretText::new("harbour".into()) }, Instant::now());
+        let shown = carry(&mut engines, answer.into_iter().map(|message| (1, message)).collect());
+        let succeeded = |side: usize| shown.iter().any(|(at, message)| *at == side && matches!(message, FromCrypto::Otr { event: OtrEvent::Smp { result: SmpResult::Success, .. }, .. }));
+        assert!(succeeded(0) && succeeded(1), "{shown:?}");
+        let verified = |side: usize| shown.iter().any(|(at, message)| *at == side && matches!(message, FromCrypto::Otr { event: OtrEvent::State { verified: true, .. }, .. }));
+        assert!(verified(0), "the asker verified the answerer: {shown:?}");
+        assert!(!verified(1), "the answerer must not trust the asker: {shown:?}");
+        assert!(shown.iter().any(|(at, message)| *at == 1 && matches!(message, FromCrypto::Otr { event: OtrEvent::Notice { .. }, .. })), "the answerer is told why: {shown:?}");
+        let bob_sees = engines[1].1.trust.known(bob, alice);
+        assert!(bob_sees.iter().all(|(_, trust)| *trust == Trust::Unverified), "{bob_sees:?}");
+
+        // Bob's own question, answered by Alice, verifies her for him.
+        let asked = engines[1].1.request(bob, OtrRequest::Smp { peer: alice.into(), question: Some(SecretText::new("Our code word?".into())), secret: SecretText::new("kestrel".into()) }, Instant::now());
+        carry(&mut engines, asked.into_iter().map(|message| (1, message)).collect());
+        let answer = engines[0].1.request(alice, OtrRequest::SmpAnswer { peer: bob.into(), secret: SecretText::new("kestrel".into()) }, Instant::now());
+        let shown = carry(&mut engines, answer.into_iter().map(|message| (0, message)).collect());
+        assert!(shown.iter().any(|(at, message)| *at == 1 && matches!(message, FromCrypto::Otr { event: OtrEvent::State { verified: true, .. }, .. })), "{shown:?}");
     }
 
     #[test]

@@ -77,6 +77,11 @@ fn two_burrows_talk_privately_by_default_verify_with_smp_and_end() {
     assert_eq!(smp_result(&mut a, &alice)["result"], "success");
     let verified = a.expect("verified", STEP, |event| event["event"] == "otr" && event["verified"] == true);
     assert_eq!(verified["fingerprint"], bob_fingerprint.as_str());
+    // Bob only answered Alice's question: that proves him to her, not her
+    // to him (anyone may ask what they know), so he is told and trusts nothing.
+    b.expect("the answerer's notice", STEP, |event| event["event"] == "otr-notice" && event["peer"] == alice.as_str());
+    let trusted = b.seen.iter().filter(|event| event["event"] == "otr" && event["peer"] == alice.as_str() && event["verified"] == true).count();
+    assert_eq!(trusted, 0, "bob trusted alice for answering her question");
 
     // A wrong answer fails on both sides.
     b.send(&format!("/smp {bob} {alice} swordfish"));
