@@ -216,3 +216,55 @@ fn burrow_and_libotr_talk_privately_through_prosody() {
     carrier.settle();
     otr_state(&mut a, &alice, &bob, "finished");
 }
+
+/// `/trust`, `/policy` for one contact, and the key's making, through all
+/// four processes: a contact set to `never` gets plaintext while the
+/// account stays at `require`; back at `require` the next message goes
+/// private; a fingerprint trusted by hand shows as verified.
+#[test]
+fn trust_by_hand_and_a_contacts_own_policy_work_end_to_end() {
+    let prosody = Prosody::shared();
+    let scratch = Scratch::new("otr-trust-policy");
+    let (carol, carol_password) = prosody.create_account("otrcarol");
+    let (dave, dave_password) = prosody.create_account("otrdave");
+    let mut c = Burrow::unlocked(&scratch.path().join("carol"));
+    let mut d = Burrow::unlocked(&scratch.path().join("dave"));
+    c.add_account(&carol, &carol_password, &options(prosody));
+    // The key is made in the crypto process, and the UI is told while it is.
+    c.expect("the key being made", STEP, |event| event["event"] == "otr-key" && event["account"] == carol.as_str() && event["state"] == "generating");
+    let ready = c.expect("the key made", STEP, |event| event["event"] == "otr-key" && event["account"] == carol.as_str() && event["state"] == "ready");
+    assert_eq!(ready["fingerprint"], fingerprint_of(&mut c, &carol).as_str());
+    d.add_account(&dave, &dave_password, &options(prosody));
+    let dave_fingerprint = fingerprint_of(&mut d, &dave);
+    c.connect_ok(&carol);
+    d.connect_ok(&dave);
+
+    c.send(&format!("/policy {carol} {dave} never"));
+    let policy = c.expect("the contact's policy", STEP, |event| event["event"] == "policy" && event["peer"] == dave.as_str());
+    assert_eq!(policy["policy"], "never");
+    c.send(&format!("/msg {carol} {dave} in the clear, as asked"));
+    let sent = c.expect("sent", STEP, |event| event["event"] == "sent" || event["event"] == "refused");
+    assert_eq!((sent["event"].as_str(), sent["encrypted"].as_bool()), (Some("sent"), Some(false)), "{sent}");
+    let received = d.expect("the plaintext", STEP, |event| event["event"] == "message");
+    assert_eq!((received["text"].as_str(), received["encrypted"].as_bool()), (Some("in the clear, as asked"), Some(false)));
+
+    c.send(&format!("/policy {carol} {dave} require"));
+    c.expect("the contact's policy", STEP, |event| event["event"] == "policy" && event["peer"] == dave.as_str() && event["policy"] == "require");
+    c.send(&format!("/msg {carol} {dave} now privately"));
+    let private = otr_state(&mut c, &carol, &dave, "private");
+    assert_eq!((private["fingerprint"].as_str(), private["verified"].as_bool()), (Some(dave_fingerprint.as_str()), Some(false)));
+    let received = d.expect("the private message", STEP, |event| event["event"] == "message" && event["text"] == "now privately");
+    assert_eq!(received["encrypted"], true);
+
+    // Compared over another channel, and trusted by hand (with spaces, as
+    // libotr shows a fingerprint).
+    let spaced: Vec<String> = dave_fingerprint.as_bytes().chunks(8).map(|group| String::from_utf8_lossy(group).into_owned()).collect();
+    c.send(&format!("/trust {carol} {dave} {}", spaced.join(" ")));
+    let trusted = c.expect("trusted", STEP, |event| event["event"] == "trusted" && event["peer"] == dave.as_str());
+    assert_eq!(trusted["fingerprint"], dave_fingerprint.as_str());
+    c.send(&format!("/otr end {carol} {dave}"));
+    otr_state(&mut c, &carol, &dave, "plaintext");
+    c.send(&format!("/otr start {carol} {dave}"));
+    let private = otr_state(&mut c, &carol, &dave, "private");
+    assert_eq!(private["verified"], true, "the fingerprint trusted by hand: {private}");
+}
