@@ -2,10 +2,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use base64::Engine;
 use otr::extra_key::KeyUse;
 use otr::policy::Policy;
 use support::scenarios::*;
@@ -44,23 +40,6 @@ fn end_and_restart_both_ways() {
 #[test]
 fn require_policy_sends_only_a_query_then_encrypted() {
     require_policy(Kind::Libotr);
-}
-
-/// otr_parse's output for one message.
-fn otr_parse(message: &str) -> String {
-    let mut child = Command::new("otr_parse").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("otr_parse (Debian libotr5-bin)");
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{message}").unwrap();
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "otr_parse failed: {output:?}");
-    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
-}
-
-/// The message type byte of a whole encoded message.
-fn message_type(text: &str) -> u8 {
-    let body = text.strip_prefix("?OTR:").and_then(|rest| rest.strip_suffix('.')).unwrap_or_else(|| panic!("not a whole encoded message: {text}"));
-    base64::engine::general_purpose::STANDARD.decode(body).unwrap()[2]
 }
 
 #[test]
@@ -163,4 +142,41 @@ fn the_extra_symmetric_key_announcement_reaches_libotr() {
     assert_eq!(unb64(symkey["usedata_b64"].as_str().unwrap()), b"holiday.jpg");
     assert_eq!(unb64(symkey["key_b64"].as_str().unwrap()), key.expose(), "libotr derived the same key");
     assert!(link.shown.is_empty(), "nothing shown to either user");
+}
+
+/// Burrow's fragments are as libotr's: `?OTR|sender|receiver,k,n,piece,`
+/// with both instance tags, in order; put together they are one Data
+/// Message that otr_parse decodes (otr_parse reads whole messages only).
+#[test]
+fn burrows_fragments_carry_both_tags_and_put_together_decode_with_otr_parse() {
+    let mut link = Link::new(Kind::Libotr, "default", settings(Policy::Manual, Some(150)), 0);
+    start_ake(&mut link, true);
+    let from = link.to_peer.len();
+    burrow_says(&mut link, &"a long message in many pieces; ".repeat(20));
+    let peer_tag = link.peer.instag.expect("libotr has an instance tag");
+    let fragments: Vec<&String> = link.to_peer[from..].iter().filter(|text| text.starts_with("?OTR|")).collect();
+    assert!(fragments.len() > 3, "fragmented: {:?}", &link.to_peer[from..]);
+    let mut whole = String::new();
+    let mut messages = Vec::new();
+    for fragment in fragments {
+        let fields: Vec<&str> = fragment.strip_prefix("?OTR|").and_then(|rest| rest.strip_suffix(',')).expect("fragment form").splitn(4, ',').collect();
+        let tags: Vec<&str> = fields[0].split('|').collect();
+        assert_eq!(u32::from_str_radix(tags[1], 16).unwrap(), peer_tag, "{fragment}");
+        assert_ne!(u32::from_str_radix(tags[0], 16).unwrap(), 0, "{fragment}");
+        let (index, count): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+        assert!(index >= 1 && index <= count && fields[1].len() == 5 && fields[2].len() == 5, "{fragment}");
+        if index == 1 {
+            whole.clear();
+        }
+        whole.push_str(fields[3]);
+        if index == count {
+            messages.push(std::mem::take(&mut whole));
+        }
+    }
+    assert!(!messages.is_empty());
+    for message in messages {
+        let parsed = otr_parse(&message);
+        assert!(parsed.starts_with("Data Message:\n") && !parsed.contains("Invalid"), "{parsed}");
+        assert!(parsed.contains("\tVersion: 03\n") && parsed.contains(&format!("\tReceiver instance: {peer_tag}\n")), "{parsed}");
+    }
 }

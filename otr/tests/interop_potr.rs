@@ -40,3 +40,31 @@ fn require_policy_sends_only_a_query_then_encrypted() {
 fn smp_success_and_failure_with_and_without_question_both_initiators() {
     smp_matrix(Kind::Potr);
 }
+
+/// Every message type Burrow sends in version 2 (to potr, which has no
+/// other) decodes with libotr's otr_parse: no instance tags, version 02.
+#[test]
+fn burrows_version_2_messages_decode_with_otr_parse() {
+    let mut link = Link::new(Kind::Potr, "default", settings(otr::policy::Policy::Manual, None), 0);
+    start_ake(&mut link, false);
+    burrow_says(&mut link, "version two, «non-ASCII»");
+    link.peer_command(&format!("end {BURROW}"));
+    start_ake(&mut link, true);
+    let mut kinds = std::collections::BTreeSet::new();
+    for text in link.to_peer.iter().filter(|text| text.starts_with("?OTR:")) {
+        let kind = message_type(text);
+        kinds.insert(kind);
+        let heading = match kind {
+            0x02 => "D-H Commit",
+            0x0a => "D-H Key",
+            0x11 => "Reveal Signature",
+            0x12 => "Signature",
+            0x03 => "Data",
+            other => panic!("an unexpected type {other:#x}: {text}"),
+        };
+        let parsed = otr_parse(text);
+        assert!(parsed.starts_with(&format!("{heading} Message:\n")) && !parsed.contains("Invalid"), "{parsed}");
+        assert!(parsed.contains("\tVersion: 02\n") && !parsed.contains("instance"), "{parsed}");
+    }
+    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), vec![0x02, 0x03, 0x0a, 0x11, 0x12], "one of each type");
+}

@@ -410,3 +410,21 @@ impl Link {
 }
 
 pub mod scenarios;
+
+/// otr_parse's output for one message.
+pub fn otr_parse(message: &str) -> String {
+    let mut child = Command::new("otr_parse").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("otr_parse (Debian libotr5-bin)");
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{message}").unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "otr_parse failed: {output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+/// The message type byte of a whole encoded message.
+pub fn message_type(text: &str) -> u8 {
+    let body = text.strip_prefix("?OTR:").and_then(|rest| rest.strip_suffix('.')).unwrap_or_else(|| panic!("not a whole encoded message: {text}"));
+    base64::engine::general_purpose::STANDARD.decode(body).unwrap()[2]
+}
+
