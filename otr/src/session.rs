@@ -941,6 +941,50 @@ mod tests {
         (alice, bob)
     }
 
+    /// What `to` transmits on receiving `from`'s message `text` at `now`.
+    fn replies_to(from: &mut Side, to: &mut Side, text: &str, now: Instant) -> Vec<String> {
+        let (mut env, conversation) = from.env(now);
+        let sent: Vec<String> = conversation.send(&mut env, 1, text).into_iter().filter_map(|output| match output {
+            Output::Transmit { text, .. } => Some(text),
+            _ => None,
+        }).collect();
+        let mut replies = Vec::new();
+        for message in sent {
+            let (mut env, conversation) = to.env(now);
+            for output in conversation.receive(&mut env, &message) {
+                match output {
+                    Output::Transmit { text, .. } => replies.push(text),
+                    Output::Display { text, encrypted } => to.shown.push((text.to_string(), encrypted)),
+                    _ => {}
+                }
+            }
+        }
+        replies
+    }
+
+    /// libotr's heartbeat: a data message received after a minute without
+    /// sending is answered by an empty one, so that keys rotate even when
+    /// only one side talks; within the minute, nothing is sent.
+    #[test]
+    fn a_heartbeat_answers_only_after_a_quiet_minute_and_shows_nothing() {
+        let (mut alice, mut bob) = private_pair(Policy::Manual, None);
+        let start = Instant::now();
+        let heartbeat = replies_to(&mut alice, &mut bob, "one", start);
+        assert_eq!(heartbeat.len(), 1, "bob had sent nothing yet: {heartbeat:?}");
+        assert!(heartbeat[0].starts_with("?OTR:"));
+        let before = alice.conversation.key_ids().unwrap();
+        let (mut env, conversation) = alice.env(start);
+        let shown = conversation.receive(&mut env, &heartbeat[0]);
+        assert!(shown.iter().all(|output| !matches!(output, Output::Display { .. } | Output::Transmit { .. })), "a heartbeat shows nothing and is not answered: {shown:?}");
+        assert_ne!(alice.conversation.key_ids().unwrap(), before, "the heartbeat carried bob's next key");
+
+        let soon = start + Duration::from_secs(30);
+        assert!(replies_to(&mut alice, &mut bob, "two", soon).is_empty(), "bob sent a heartbeat 30 s ago");
+        let later = start + HEARTBEAT_INTERVAL + Duration::from_secs(1);
+        assert_eq!(replies_to(&mut alice, &mut bob, "three", later).len(), 1, "a quiet minute since bob's last message");
+        assert_eq!(bob.shown.iter().map(|(text, _)| text.as_str()).collect::<Vec<_>>(), ["one", "two", "three"]);
+    }
+
     #[test]
     fn a_query_leads_to_a_private_conversation_with_the_right_fingerprints() {
         let (alice, bob) = private_pair(Policy::Manual, None);
