@@ -144,6 +144,20 @@ fn the_extra_symmetric_key_announcement_reaches_libotr() {
     assert!(link.shown.is_empty(), "nothing shown to either user");
 }
 
+/// The other way: libotr announces a use of the extra symmetric key
+/// (TLV 8), and Burrow derives the same key and is told the use.
+#[test]
+fn libotrs_extra_symmetric_key_announcement_reaches_burrow() {
+    let mut link = private_link(Kind::Libotr, true, None);
+    link.peer_command(&format!("symkey {BURROW} 66051 {}", b64("report.pdf")));
+    let sent = link.peer_seen("symkey-sent").last().map(|event| (*event).clone()).expect("libotr's otrl_message_symkey");
+    link.pump();
+    let (key_use, key) = link.extra_keys.last().expect("Burrow saw the announcement");
+    assert_eq!((key_use.code, key_use.data.as_slice()), (66051, b"report.pdf".as_slice()));
+    assert_eq!(key.expose(), unb64(sent["key_b64"].as_str().unwrap()).as_slice(), "Burrow derived the same key");
+    assert!(link.shown.is_empty(), "nothing shown to either user");
+}
+
 /// Burrow's fragments are as libotr's: `?OTR|sender|receiver,k,n,piece,`
 /// with both instance tags, in order; put together they are one Data
 /// Message that otr_parse decodes (otr_parse reads whole messages only).

@@ -1122,6 +1122,32 @@ static int handle_line(Peer *p, char *line)
         if (!secret) return 0;
         otrl_message_respond_smp(p->us, &ops, p, c, (const unsigned char *)secret, slen);
         free(secret);
+    } else if (!strcmp(cmd, "symkey") && n == 4) {
+        /* symkey PEER USE USEDATA_B64: tell the peer to use the extra
+         * symmetric key (TLV 8); the key is printed (a test peer). */
+        ConnContext *c = need_ctx(p, cmd, w[1], 1);
+        if (!c) return 0;
+        char *end = NULL;
+        unsigned long use = strtoul(w[2], &end, 10);
+        if (!end || *end || use > 0xffffffffUL) {
+            emit_error("symkey: bad use %s", w[2]);
+            return 0;
+        }
+        size_t dlen = 0;
+        char *usedata = decode_arg(cmd, w[3], &dlen, 1);
+        if (!usedata) return 0;
+        unsigned char symkey[OTRL_EXTRAKEY_BYTES];
+        gcry_error_t err = otrl_message_symkey(p->us, &ops, p, c, (unsigned int)use,
+                                               (const unsigned char *)usedata, dlen, symkey);
+        free(usedata);
+        if (err) {
+            emit_error("symkey: libotr error %u", (unsigned)err);
+            return 0;
+        }
+        ev_begin("symkey-sent");
+        ev_str("peer", w[1]);
+        ev_b64("key_b64", symkey, OTRL_EXTRAKEY_BYTES);
+        ev_end();
     } else if (!strcmp(cmd, "smp-abort") && n == 2) {
         ConnContext *c = need_ctx(p, cmd, w[1], 0);
         if (!c) return 0;
