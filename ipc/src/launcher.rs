@@ -51,8 +51,8 @@ impl std::fmt::Display for ExitHow {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ExitHow::Code(code) => write!(formatter, "exited with status {code}"),
-            ExitHow::Signal(31) => write!(formatter, "killed by SIGSYS (a forbidden system call)"),
-            ExitHow::Signal(signal) => write!(formatter, "killed by signal {signal}"),
+            ExitHow::Signal(31) => write!(formatter, "was killed by SIGSYS (a forbidden system call)"),
+            ExitHow::Signal(signal) => write!(formatter, "was killed by signal {signal}"),
         }
     }
 }

@@ -9,6 +9,7 @@ Then, with a peer: a second Burrow in text mode (`--ui text --json`, driven
 here through its stdin and stdout) comes online; the window writes to it, the
 conversation becomes private under OTR, the peer's reply shows, and the window
 verifies the peer with SMP (a question and its answer, which the peer gives).
+Last, the peer asks to see the window's presence, and the window approves.
 
 Usage: first_run.py ARTIFACTS_DIR PASSPHRASE JID PASSWORD SERVER CA_PATH
                     PEER_JID PEER_PASSWORD PEER_PROFILE BURROW
@@ -150,5 +151,20 @@ peer.expect("SMP success", lambda event: event["event"] == "smp" and event.get("
 wait_for("the rating once verified", named("label", "Private and verified"), main)
 wait_for("the peer's fingerprint, verified", lambda node: node.getRoleName() == "label" and node.name.startswith("Their fingerprint:") and node.name.endswith("(verified)"), main)
 screenshot("verified")
+
+# 10. The peer asks to see the window's presence: the roster shows the
+# request with an Approve button, and pressing it answers the peer.
+peer.send(f"/subscribe {peer_jid} {jid}")
+wait_for("the subscription request", named("label", "asks to see your presence"), main)
+approve = wait_for("the Approve button", named("push button", "Approve"), main)
+screenshot("subscription-request")
+press(approve)
+peer.expect("the approval", lambda event: event["event"] == "subscription" and event.get("kind") == "approved" and event.get("peer") == jid)
+deadline = time.monotonic() + STEP_TIMEOUT
+while window.find(named("label", "asks to see your presence"), main) is not None:
+    if time.monotonic() > deadline:
+        fail("the answered request is still shown")
+    time.sleep(POLL)
+screenshot("subscription-approved")
 peer.stop()
 print("ok", flush=True)

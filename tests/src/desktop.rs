@@ -21,7 +21,8 @@ impl Xvfb {
     pub fn start() -> Xvfb {
         for number in 60..120 {
             let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
-            if socket.exists() || Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+            let lock = PathBuf::from(format!("/tmp/.X{number}-lock"));
+            if (socket.exists() || lock.exists()) && !abandoned(&lock) {
                 continue;
             }
             let display = format!(":{number}");
@@ -44,6 +45,17 @@ impl Xvfb {
             let _ = child.wait();
         }
         panic!("no free X display between :60 and :119 for Xvfb");
+    }
+}
+
+/// A display whose server is gone: a test killed before its `Drop` leaves
+/// its lock and socket behind. Xvfb itself replaces a lock whose process is
+/// dead, so such a number is free.
+fn abandoned(lock: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(lock) else { return false };
+    match text.trim().parse::<u32>() {
+        Ok(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
+        Err(_) => false,
     }
 }
 

@@ -127,25 +127,33 @@ fn first_run_to_a_verified_private_conversation_from_the_desktop_entry() {
     // Ctrl+Q, typed into the window, ends every process cleanly.
     quit_through_the_window(&xvfb.display, burrow);
 
-    // Started again on the same profile: the unlock page.
-    let burrow = launch();
-    let driver = Command::new("/usr/bin/python3")
-        .arg(repo_file("tests/gtk/unlock.py"))
-        .arg(&artifacts)
-        .args(["correct horse battery staple", &jid])
-        .env_clear()
-        .envs(environment)
-        // No __pycache__ left in the source tree.
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run tests/gtk/unlock.py");
-    let said = String::from_utf8_lossy(&driver.stdout);
-    eprintln!("{said}{}", String::from_utf8_lossy(&driver.stderr));
-    assert!(driver.status.success(), "the unlock run failed: {}", String::from_utf8_lossy(&driver.stderr));
-    assert!(said.lines().any(|line| line == "ok"), "{said}");
-    quit_through_the_window(&xvfb.display, burrow);
-    for step in ["unlock", "wrong-passphrase", "unlocked", "disconnected"] {
+    // Started again on the same profile: the unlock page; then an import
+    // from Pidgin's files and a new passphrase, through their windows.
+    let unlock = |shots_from: &str, arguments: &[&str]| {
+        let burrow = launch();
+        let driver = Command::new("/usr/bin/python3")
+            .arg(repo_file("tests/gtk/unlock.py"))
+            .arg(&artifacts)
+            .arg(shots_from)
+            .args(arguments)
+            .env_clear()
+            .envs(environment)
+            // No __pycache__ left in the source tree.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tests/gtk/unlock.py");
+        let said = String::from_utf8_lossy(&driver.stdout);
+        eprintln!("{said}{}", String::from_utf8_lossy(&driver.stderr));
+        assert!(driver.status.success(), "the unlock run failed: {}", String::from_utf8_lossy(&driver.stderr));
+        assert!(said.lines().any(|line| line == "ok"), "{said}");
+        quit_through_the_window(&xvfb.display, burrow);
+    };
+    let pidgin = repo_file("crypto-sandbox/tests/fixtures/import/pidgin").canonicalize().expect("the Pidgin fixtures");
+    unlock("100", &["correct horse battery staple", &jid, pidgin.to_str().unwrap(), "a new passphrase, longer"]);
+    // Only the new passphrase opens the store now.
+    unlock("200", &["a new passphrase, longer", &jid]);
+    for step in ["subscription-request", "subscription-approved", "unlock", "wrong-passphrase", "unlocked", "disconnected", "import-chosen", "imported", "passphrase-change", "passphrase-changed"] {
         assert!(
             std::fs::read_dir(&artifacts).unwrap().flatten().any(|entry| entry.file_name().to_string_lossy().ends_with(&format!("-{step}.png"))),
             "no screenshot of {step} in {}",

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::account_form::AccountForm;
 use super::conversation::Conversation;
+use super::store_dialogs::{ImportDialog, PassphraseDialog};
 use super::store_page::StorePage;
 use super::widgets::{button, clear, entry, horizontal, margins, named, plain_label, vertical};
 use crate::i18n::{tr, tr_with};
@@ -49,9 +50,13 @@ pub struct App {
     /// The roster rows' keys, in the order of the list's rows.
     roster_keys: RefCell<Vec<Key>>,
     form: RefCell<Option<Rc<AccountForm>>>,
+    import_dialog: RefCell<Option<Rc<ImportDialog>>>,
+    passphrase_dialog: RefCell<Option<Rc<PassphraseDialog>>>,
     conversations: RefCell<HashMap<Key, Rc<Conversation>>>,
     next_request: Rc<Cell<u64>>,
     quitting: Cell<bool>,
+    /// The window itself, for controls made after it (the roster's rows).
+    this: RefCell<std::rc::Weak<App>>,
 }
 
 impl App {
@@ -84,6 +89,11 @@ impl App {
         let accounts_list: gtk::ListBox = named("GtkListBox", &tr("Accounts"));
         accounts_list.set_selection_mode(gtk::SelectionMode::None);
         let add_account = button(&tr("Add account…"), &tr("Add an existing account"));
+        let import = button(&tr("Import from another client…"), &tr("Import accounts and OTR keys from Pidgin, Adium, Gajim, xmpp-client or CoyIM"));
+        let change_passphrase = button(&tr("Change passphrase…"), &tr("Change the passphrase that protects the store"));
+        let store_bar = horizontal(6);
+        store_bar.append(&import);
+        store_bar.append(&change_passphrase);
         let roster_heading = plain_label(&tr("Contacts"));
         roster_heading.add_css_class("heading");
         let roster_list: gtk::ListBox = named("GtkListBox", &tr("Contacts; Enter opens a conversation"));
@@ -96,7 +106,7 @@ impl App {
         let write = button(&tr("Write"), &tr("Open a conversation with this address"));
         contact_bar.append(&add_contact);
         contact_bar.append(&write);
-        for widget in [accounts_heading.upcast_ref::<gtk::Widget>(), accounts_list.upcast_ref(), add_account.upcast_ref(), roster_heading.upcast_ref(), roster_scroller.upcast_ref(), contact.upcast_ref(), contact_bar.upcast_ref()] {
+        for widget in [accounts_heading.upcast_ref::<gtk::Widget>(), accounts_list.upcast_ref(), add_account.upcast_ref(), store_bar.upcast_ref(), roster_heading.upcast_ref(), roster_scroller.upcast_ref(), contact.upcast_ref(), contact_bar.upcast_ref()] {
             side.append(widget);
         }
         let notebook: gtk::Notebook = named("GtkNotebook", &tr("Conversations"));
@@ -121,15 +131,31 @@ impl App {
             known: RefCell::new(Known::default()),
             roster_keys: RefCell::new(Vec::new()),
             form: RefCell::new(None),
+            import_dialog: RefCell::new(None),
+            passphrase_dialog: RefCell::new(None),
             conversations: RefCell::new(HashMap::new()),
             next_request: Rc::new(Cell::new(0)),
             quitting: Cell::new(false),
+            this: RefCell::new(std::rc::Weak::new()),
         });
+        *app.this.borrow_mut() = Rc::downgrade(&app);
 
         let weak = Rc::downgrade(&app);
         add_account.connect_clicked(move |_| {
             if let Some(app) = weak.upgrade() {
                 app.open_account_form();
+            }
+        });
+        let weak = Rc::downgrade(&app);
+        import.connect_clicked(move |_| {
+            if let Some(app) = weak.upgrade() {
+                app.open_import_dialog();
+            }
+        });
+        let weak = Rc::downgrade(&app);
+        change_passphrase.connect_clicked(move |_| {
+            if let Some(app) = weak.upgrade() {
+                app.open_passphrase_dialog();
             }
         });
         let weak = Rc::downgrade(&app);
@@ -236,7 +262,20 @@ impl App {
                 }
             }
             ToUi::Unlocking => self.store_page.unlocking(),
-            ToUi::PassphraseChanged(Ok(())) => self.say(&tr("The passphrase was changed.")),
+            ToUi::PassphraseChanged(Ok(())) => {
+                // Taken first: closing runs the close handler, which
+                // empties the same cell.
+                let dialog = self.passphrase_dialog.borrow_mut().take();
+                if let Some(dialog) = dialog {
+                    dialog.window.close();
+                }
+                self.say(&tr("The passphrase was changed."));
+            }
+            ToUi::PassphraseChanged(Err(failure)) if self.passphrase_dialog.borrow().is_some() => {
+                if let Some(dialog) = self.passphrase_dialog.borrow().as_ref() {
+                    dialog.refused(&failure.message);
+                }
+            }
             ToUi::PassphraseChanged(Err(failure)) | ToUi::Failed(failure) => {
                 if !self.known.borrow().unlocked && failure.code != ErrorCode::ChildRestarted {
                     self.store_page.show_error(&failure.message);
@@ -281,10 +320,21 @@ impl App {
             }
             ToUi::Otr { account, event } => self.otr_event(&account, event),
             ToUi::Imported(Ok(report)) => {
-                self.known.borrow_mut().accounts.extend(report.added);
+                match self.import_dialog.borrow().as_ref() {
+                    Some(dialog) => dialog.finished(Ok(&report)),
+                    None => self.say(&tr_with("Imported {count} account(s).", &[("count", &report.accounts.to_string())])),
+                }
+                let new: Vec<String> = report.added.into_iter().filter(|account| !self.known.borrow().accounts.contains(account)).collect();
+                self.known.borrow_mut().accounts.extend(new.iter().cloned());
                 self.refresh_accounts();
+                for account in new {
+                    self.send(FromUi::Account { account, request: AccountRequest::Status });
+                }
             }
-            ToUi::Imported(Err(failure)) => self.say(&failure.message),
+            ToUi::Imported(Err(failure)) => match self.import_dialog.borrow().as_ref() {
+                Some(dialog) => dialog.finished(Err(&failure.message)),
+                None => self.say(&failure.message),
+            },
         }
     }
 
@@ -482,6 +532,45 @@ impl App {
         *self.form.borrow_mut() = Some(form);
     }
 
+    fn open_import_dialog(self: &Rc<Self>) {
+        if let Some(dialog) = self.import_dialog.borrow().as_ref() {
+            dialog.window.present();
+            return;
+        }
+        let dialog = ImportDialog::open(&self.window, self.sender());
+        let weak = Rc::downgrade(self);
+        dialog.window.connect_close_request(move |_| {
+            if let Some(app) = weak.upgrade() {
+                app.import_dialog.borrow_mut().take();
+            }
+            gtk::glib::Propagation::Proceed
+        });
+        *self.import_dialog.borrow_mut() = Some(dialog);
+    }
+
+    fn open_passphrase_dialog(self: &Rc<Self>) {
+        if let Some(dialog) = self.passphrase_dialog.borrow().as_ref() {
+            dialog.window.present();
+            return;
+        }
+        let dialog = PassphraseDialog::open(&self.window, self.sender());
+        let weak = Rc::downgrade(self);
+        dialog.window.connect_close_request(move |_| {
+            if let Some(app) = weak.upgrade() {
+                app.passphrase_dialog.borrow_mut().take();
+            }
+            gtk::glib::Propagation::Proceed
+        });
+        *self.passphrase_dialog.borrow_mut() = Some(dialog);
+    }
+
+    /// A sender for a window of its own, which reports on the status line.
+    fn sender(&self) -> Rc<dyn Fn(FromUi)> {
+        let sender = self.outgoing.clone();
+        let line = self.status_line.clone();
+        Rc::new(move |message| send_now(&sender, &line, message))
+    }
+
     /// The address typed in the contact field, for the first account.
     fn with_contact(&self, act: impl FnOnce(&App, String, String)) {
         let typed = self.contact.text().trim().to_owned();
@@ -523,6 +612,19 @@ impl App {
         }
     }
 
+    /// The user let `peer` see their presence: the request is answered.
+    fn approve(&self, (account, peer): &Key) {
+        self.send(FromUi::Account { account: account.clone(), request: AccountRequest::Approve { peer: peer.clone() } });
+        self.known.borrow_mut().requests.remove(&(account.clone(), peer.clone()));
+        // Rebuilt when idle: this runs inside the clicked row's button.
+        let weak = self.this.borrow().clone();
+        gtk::glib::idle_add_local_once(move || {
+            if let Some(app) = weak.upgrade() {
+                app.refresh_roster();
+            }
+        });
+    }
+
     fn refresh_roster(&self) {
         clear(&self.roster_list);
         let known = self.known.borrow();
@@ -544,11 +646,12 @@ impl App {
             if known.requests.contains(&key) {
                 let approve = button(&tr("Approve"), &tr_with("Let {peer} see your presence", &[("peer", &peer)]));
                 approve.set_halign(gtk::Align::Start);
-                let sender = self.outgoing.clone();
-                let status_line = self.status_line.clone();
-                let (owner, asker) = key.clone();
+                let weak = self.this.borrow().clone();
+                let request = key.clone();
                 approve.connect_clicked(move |_| {
-                    send_now(&sender, &status_line, FromUi::Account { account: owner.clone(), request: AccountRequest::Approve { peer: asker.clone() } })
+                    if let Some(app) = weak.upgrade() {
+                        app.approve(&request);
+                    }
                 });
                 row.append(&plain_label(&tr("asks to see your presence")));
                 row.append(&approve);
