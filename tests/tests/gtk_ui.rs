@@ -129,10 +129,9 @@ fn first_run_to_a_verified_private_conversation_from_the_desktop_entry() {
 
     // Started again on the same profile: the unlock page; then an import
     // from Pidgin's files and a new passphrase, through their windows.
-    let unlock = |shots_from: &str, arguments: &[&str]| {
-        let burrow = launch();
+    let drive = |script: &str, shots_from: &str, arguments: &[&str]| {
         let driver = Command::new("/usr/bin/python3")
-            .arg(repo_file("tests/gtk/unlock.py"))
+            .arg(repo_file(&format!("tests/gtk/{script}")))
             .arg(&artifacts)
             .arg(shots_from)
             .args(arguments)
@@ -142,18 +141,26 @@ fn first_run_to_a_verified_private_conversation_from_the_desktop_entry() {
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(Stdio::null())
             .output()
-            .expect("run tests/gtk/unlock.py");
+            .unwrap_or_else(|error| panic!("run tests/gtk/{script}: {error}"));
         let said = String::from_utf8_lossy(&driver.stdout);
         eprintln!("{said}{}", String::from_utf8_lossy(&driver.stderr));
-        assert!(driver.status.success(), "the unlock run failed: {}", String::from_utf8_lossy(&driver.stderr));
+        assert!(driver.status.success(), "{script} failed: {}", String::from_utf8_lossy(&driver.stderr));
         assert!(said.lines().any(|line| line == "ok"), "{said}");
+    };
+    let unlock = |shots_from: &str, arguments: &[&str], keyboard_audit: bool| {
+        let burrow = launch();
+        drive("unlock.py", shots_from, arguments);
+        if keyboard_audit {
+            drive("keyboard.py", "300", &[&peer_jid]);
+        }
         quit_through_the_window(&xvfb.display, burrow);
     };
     let pidgin = repo_file("crypto-sandbox/tests/fixtures/import/pidgin").canonicalize().expect("the Pidgin fixtures");
-    unlock("100", &["correct horse battery staple", &jid, pidgin.to_str().unwrap(), "a new passphrase, longer"]);
-    // Only the new passphrase opens the store now.
-    unlock("200", &["a new passphrase, longer", &jid]);
-    for step in ["subscription-request", "subscription-approved", "unlock", "wrong-passphrase", "unlocked", "disconnected", "import-chosen", "imported", "passphrase-change", "passphrase-changed"] {
+    unlock("100", &["correct horse battery staple", &jid, pidgin.to_str().unwrap(), "a new passphrase, longer"], false);
+    // Only the new passphrase opens the store now; then every control is
+    // tried from the keyboard alone.
+    unlock("200", &["a new passphrase, longer", &jid], true);
+    for step in ["subscription-request", "subscription-approved", "unlock", "wrong-passphrase", "unlocked", "disconnected", "import-chosen", "imported", "passphrase-change", "passphrase-changed", "keyboard-main", "keyboard-import-open", "keyboard-conversation"] {
         assert!(
             std::fs::read_dir(&artifacts).unwrap().flatten().any(|entry| entry.file_name().to_string_lossy().ends_with(&format!("-{step}.png"))),
             "no screenshot of {step} in {}",

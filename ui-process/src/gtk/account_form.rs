@@ -9,7 +9,7 @@ use ipc::secret::SecretText;
 use ipc::ui::FromUi;
 use ipc::xmpp::NewAccount;
 
-use super::widgets::{button, drop_down, entry, horizontal, margins, password_entry, plain_label, vertical};
+use super::widgets::{button, close_on_escape, drop_down, entry, horizontal, margins, password_entry, plain_label, vertical};
 use crate::command;
 use crate::i18n::tr;
 
@@ -36,6 +36,7 @@ impl AccountForm {
         window.set_transient_for(Some(parent));
         window.set_modal(true);
         window.set_default_width(460);
+        close_on_escape(&window);
         let root = vertical(8);
         margins(&root, 16);
         let grid = gtk::Grid::new();

@@ -11,7 +11,7 @@ use ipc::import::{ImportReport, ImportRequest, ImportSource};
 use ipc::secret::{Passphrase, SecretText};
 use ipc::ui::FromUi;
 
-use super::widgets::{button, drop_down, entry, horizontal, margins, password_entry, plain_label, vertical};
+use super::widgets::{button, close_on_escape, drop_down, entry, horizontal, margins, password_entry, plain_label, vertical};
 use crate::i18n::{tr, tr_with};
 
 fn client_name(source: ImportSource) -> String {
@@ -30,6 +30,7 @@ fn modal(parent: &gtk::Window, title: &str) -> (gtk::Window, gtk::Box) {
     window.set_transient_for(Some(parent));
     window.set_modal(true);
     window.set_default_width(480);
+    close_on_escape(&window);
     let root = vertical(10);
     margins(&root, 16);
     window.set_child(Some(&root));

@@ -81,3 +81,18 @@ pub fn margins(widget: &impl IsA<gtk::Widget>, margin: i32) {
     widget.set_margin_start(margin);
     widget.set_margin_end(margin);
 }
+
+/// Escape closes `window`, as it closes a dialog: a modal window must be
+/// left from the keyboard too.
+pub fn close_on_escape(window: &gtk::Window) {
+    let target = window.downgrade();
+    let close = gtk::CallbackAction::new(move |_, _| {
+        if let Some(window) = target.upgrade() {
+            window.close();
+        }
+        glib::Propagation::Stop
+    });
+    let shortcuts = gtk::ShortcutController::new();
+    shortcuts.add_shortcut(gtk::Shortcut::new(gtk::ShortcutTrigger::parse_string("Escape"), Some(close)));
+    window.add_controller(shortcuts);
+}
