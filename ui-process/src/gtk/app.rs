@@ -345,7 +345,7 @@ impl App {
 
     fn otr_event(&self, account: &str, event: OtrEvent) {
         match event {
-            OtrEvent::State { peer, state, fingerprint, verified } => {
+            OtrEvent::State { peer, state, fingerprint, verified, key_change: _ } => {
                 let key = (account.to_owned(), peer.clone());
                 let before = self.known.borrow_mut().otr.insert(key.clone(), (OtrView { state, verified }, fingerprint.clone()));
                 if let Some(conversation) = self.conversation(&key) {
