@@ -9,6 +9,7 @@ mod app;
 mod bridge;
 mod conversation;
 mod store_page;
+mod trust;
 mod widgets;
 
 use gtk4 as gtk;
