@@ -17,11 +17,17 @@ import sys
 import time
 
 import window
-from window import (click, fail, find, focus_window, focused, frame, key, named, press, screenshot, text_of, type_text,
+from window import (click, fail, find, visible, focus_window, focused, frame, key, named, press, screenshot, text_of, type_text,
                     wait_for, TextPeer, on_failure, POLL, STEP_TIMEOUT)
 
 artifacts, passphrase, jid, password, server, ca_path, peer_jid, peer_password, peer_profile, new_peer_profile, burrow = sys.argv[1:12]
 window.artifacts = artifacts
+
+
+def button(label, accessible=None):
+    """A push button by what it shows (GTK names a button by its label, a
+    mnemonic's underscore left out) or by its accessible name."""
+    return lambda node: node.getRoleName() == "push button" and node.name.replace("_", "") in (label, accessible)
 
 
 def peer_online(profile):
@@ -56,16 +62,38 @@ def wait_gone(what, predicate, root):
         time.sleep(POLL)
 
 
+def dump(root, depth=0, deepest=30):
+    """What AT-SPI shows beneath `root`, to say why a step failed."""
+    try:
+        print("  " * depth + f"{root.getRoleName()} {root.name!r} {visible(root)}", file=sys.stderr)
+        for index in range(root.childCount if depth < deepest else 0):
+            dump(root.getChildAtIndex(index), depth + 1, deepest)
+    except Exception:
+        pass
+
+
+def dialog_window(title):
+    """A dialog window by its title. GTK 4.8 reports a transient window as a
+    frame or, once it holds the focus, as a filler: what counts is that it
+    is a top-level window of Burrow's with that title."""
+    return wait_for(f"the window {title!r}", lambda node: node.name == title and node.getRoleName() in ("frame", "dialog", "filler")
+                    and node.parent is not None and node.parent.getRoleName() == "application")
+
+
 def compare_and_confirm(peer_fingerprint, step):
     """The comparison window: both keys shown; "they match" pressed."""
-    dialog = frame(f"Verify the key of {peer_jid}")
+    on_failure.append(lambda: dump(window.pyatspi.Registry.getDesktop(0), deepest=3))
+    dialog = dialog_window(f"Verify the key of {peer_jid}")
+    on_failure.pop()
+    on_failure.append(lambda: dump(dialog))
     wait_for("the contact's key in the comparison", named("label", peer_fingerprint), dialog)
     wait_for("the explanation of how to compare", lambda node: node.getRoleName() == "label" and "another channel" in node.name, dialog)
-    cancel = wait_for("the Cancel button", named("push button", "Close without marking the key as verified"), dialog)
+    cancel = wait_for("the Cancel button", button("Cancel", "Close without marking the key as verified"), dialog)
     if not focused(cancel):
         fail("the comparison does not give the focus to Cancel, the safe choice")
     screenshot(step)
-    press(wait_for("the match button", named("push button", "I have compared them and they match"), dialog))
+    press(wait_for("the match button", button("I have compared them and they match"), dialog))
+    on_failure.pop()
 
 
 # 1. First run, a passphrase, the account, online (as first_run.py).
@@ -89,7 +117,7 @@ for value in (jid, password, server):
 type_text(ca_path)
 key("Return")
 wait_for("the account's encryption choice", named("combo box", f"Encryption for {jid}"), main)
-press(wait_for("the Connect button", named("push button", "Connect"), main))
+press(wait_for("the Connect button", button("Connect"), main))
 wait_for("the account online", lambda node: node.getRoleName() == "label" and node.name.startswith("online"), main)
 screenshot("online")
 
@@ -112,15 +140,14 @@ screenshot("private")
 # 3. Verified by hand: the keys compared, "they match" pressed.
 fingerprints = wait_for("the verification expander", lambda node: node.name == "Fingerprints and verification" and node.getRoleName() != "label", main)
 click(fingerprints, "Burrow")
-press(wait_for("the compare button", named("push button", "Compare both keys with the contact over another channel and mark theirs as verified"), main))
+press(wait_for("the compare button", button("Compare keys by hand…"), main))
 compare_and_confirm(old_fingerprint, "compare-keys")
 wait_for("the rating once verified", named("label", "Private and verified"), main)
 screenshot("verified-by-hand")
-click(fingerprints, "Burrow")
 
 # 4. The window ends the conversation while the old contact hears it; the
 # contact's Burrow goes away and comes back on a fresh profile, new key.
-press(wait_for("the End button", named("push button", "End the OTR private conversation"), main))
+press(wait_for("the End button", button("End private conversation"), main))
 peer.expect("the conversation finished", lambda event: event["event"] == "otr" and event.get("state") == "finished")
 wait_for("the rating once ended", named("label", "Not private"), main)
 peer.stop()
@@ -132,13 +159,13 @@ peer.send(f"/msg {peer_jid} {jid} it is me, on a new laptop")
 
 # 5. The warning cannot be missed: a window of its own, naming the contact,
 # the key verified before and the new one; a banner; no "verified" rating.
-warning = frame(f"Warning: {peer_jid} has a new security key")
+warning = dialog_window(f"Warning: {peer_jid} has a new security key")
 wait_for("the warning's heading", named("label", f"The security key of {peer_jid} is not the one you verified"), warning)
 wait_for("the key verified before", named("label", old_fingerprint), warning)
 wait_for("the new key", named("label", new_fingerprint), warning)
 wait_for("what it may mean", lambda node: node.getRoleName() == "label" and "new phone or computer" in node.name and "between you" in node.name, warning)
 wait_for("what to do", lambda node: node.getRoleName() == "label" and node.name.startswith("What to do:"), warning)
-verify = wait_for("the verify button", named("push button", f"Compare the new key with {peer_jid}"), warning)
+verify = wait_for("the verify button", button("Verify the new key…", f"Compare the new key with {peer_jid}"), warning)
 if not focused(verify):
     fail("the warning's default button does not have the focus")
 wait_for("the rating of the changed key", named("label", "Private, not verified"), main)
@@ -159,11 +186,12 @@ screenshot("new-key-verified")
 
 # 7. The contact's policy: ended, then "never" chosen in the conversation;
 # the next message leaves unencrypted, as the setting explains.
-press(wait_for("the End button", named("push button", "End the OTR private conversation"), main))
+press(wait_for("the End button", button("End private conversation"), main))
 peer.expect("the conversation finished", lambda event: event["event"] == "otr" and event.get("state") == "finished")
 wait_for("the rating once ended", named("label", "Not private"), main)
 policy = wait_for("the policy expander", lambda node: node.name == "Encryption setting for this contact" and node.getRoleName() != "label", main)
 click(policy, "Burrow")
+
 wait_for("the default policy chosen", lambda node: node.getRoleName() == "radio button" and node.name == "Always encrypt (recommended)" and node.getState().contains(window.pyatspi.STATE_CHECKED), main)
 wait_for("the explanation of never", lambda node: node.getRoleName() == "label" and node.name.startswith("Messages always go unencrypted"), main)
 click(wait_for("the never choice", named("radio button", "Never encrypt"), main), "Burrow")

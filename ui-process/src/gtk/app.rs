@@ -146,8 +146,7 @@ impl App {
                 app.send(FromUi::Otr { account, request: OtrRequest::Policy { peer: None, policy: policy.to_owned(), allow_v2: None } });
             }
         });
-        global.set_halign(gtk::Align::Start);
-        side.insert_child_after(&global, Some(&accounts_heading));
+        side.insert_child_after(&captioned(&tr("Encryption, all accounts:"), &global), Some(&accounts_heading));
 
         let weak = Rc::downgrade(&app);
         add_account.connect_clicked(move |_| {
@@ -596,8 +595,7 @@ impl App {
             let policy = policy_drop_down(&self.policy_of(&account, None), &tr_with("Encryption for {account}", &[("account", &account)]), move |policy| {
                 send_now(&sender, &line, FromUi::Otr { account: owner.clone(), request: OtrRequest::Policy { peer: None, policy: policy.to_owned(), allow_v2: None } })
             });
-            policy.set_halign(gtk::Align::Start);
-            row.append(&policy);
+            row.append(&captioned(&tr("Encryption:"), &policy));
             self.accounts_list.append(&row);
         }
     }
@@ -648,6 +646,16 @@ fn send_now(outgoing: &mpsc::Sender<FromUi>, status_line: &gtk::Label, message: 
         status_line.set_text(&tr("Burrow is busy or shutting down; that request was not sent."));
         status_line.set_visible(true);
     }
+}
+
+/// A control with its visible caption before it.
+fn captioned(caption: &str, control: &impl IsA<gtk::Widget>) -> gtk::Box {
+    let row = horizontal(6);
+    let label = plain_label(caption);
+    label.set_wrap(false);
+    row.append(&label);
+    row.append(control);
+    row
 }
 
 fn account_summary(status: Option<&AccountStatus>) -> String {

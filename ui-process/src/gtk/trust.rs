@@ -7,7 +7,7 @@ use gtk4 as gtk;
 use gtk4::prelude::*;
 use ipc::otr::KeyChange;
 
-use super::widgets::{button, horizontal, margins, named, plain_label, vertical};
+use super::widgets::{horizontal, margins, plain_label, vertical};
 use crate::i18n::{tr, tr_with};
 
 /// The OTR policies, strongest first, by the names crypto takes.
@@ -38,6 +38,8 @@ fn key_label(fingerprint: &str) -> gtk::Label {
     let label = plain_label(fingerprint);
     label.add_css_class("monospace");
     label.set_selectable(true);
+    // Selectable by mouse, but not where the dialog's focus lands first.
+    label.set_focusable(false);
     label.set_margin_start(12);
     label
 }
@@ -65,10 +67,17 @@ fn dialog(parent: Option<&gtk::Window>, title: &str) -> (gtk::Window, gtk::Box) 
     (window, root)
 }
 
-/// A button with a mnemonic (`_` before its access key).
-fn mnemonic_button(text: &str, accessible: &str) -> gtk::Button {
-    let button = button(text, accessible);
-    button.set_use_underline(true);
+/// A button with a mnemonic (`_` before its access key, Alt with it
+/// presses the button), named by its text alone; `description` is its
+/// tooltip. GTK 4.8 names a button by an accessible label given to it *and*
+/// its label's text together ("_Cancel Cancel" with `use-underline`), which
+/// a screen reader would read out, so neither is used here.
+fn mnemonic_button(text: &str, description: &str) -> gtk::Button {
+    let button = gtk::Button::new();
+    button.set_tooltip_text(Some(description));
+    let label = gtk::Label::with_mnemonic(text);
+    label.set_mnemonic_widget(Some(&button));
+    button.set_child(Some(&label));
     button
 }
 
@@ -129,8 +138,8 @@ pub fn key_change_warning(parent: Option<&gtk::Window>, peer: &str, new_fingerpr
         verify();
     });
     window.set_default_widget(Some(&check));
+    GtkWindowExt::set_focus(&window, Some(&check));
     window.present();
-    check.grab_focus();
     window
 }
 
@@ -167,9 +176,20 @@ pub fn verification_dialog(parent: Option<&gtk::Window>, peer: &str, ours: Optio
         shown.close();
     });
     // The safe choice has the focus: Enter alone never marks a key verified.
+    GtkWindowExt::set_focus(&window, Some(&cancel));
     window.present();
-    cancel.grab_focus();
     window
+}
+
+/// A check button that screen readers know as a radio button: GTK 4.8
+/// reports a grouped check button as a check box unless its role is given
+/// when it is made, which only GtkBuilder can do without unsafe code.
+fn radio_button(label: &str) -> gtk::CheckButton {
+    let xml = format!(
+        r#"<interface><object class="GtkCheckButton" id="radio"><property name="accessible-role">radio</property><property name="label">{}</property></object></interface>"#,
+        gtk::glib::markup_escape_text(label)
+    );
+    gtk::Builder::from_string(&xml).object("radio").expect("GtkCheckButton is a GTK class")
 }
 
 /// The four policies as radio buttons, each with its explanation; `chosen`
@@ -192,8 +212,7 @@ impl PolicyChoice {
         let chosen = std::rc::Rc::new(chosen);
         let mut radios: Vec<(&'static str, gtk::CheckButton)> = Vec::new();
         for policy in POLICIES {
-            let radio: gtk::CheckButton = named("GtkCheckButton", &policy_title(policy));
-            radio.set_label(Some(&policy_title(policy)));
+            let radio = radio_button(&policy_title(policy));
             radio.set_tooltip_text(Some(&policy_explanation(policy)));
             if let Some((_, first)) = radios.first() {
                 radio.set_group(Some(first));
