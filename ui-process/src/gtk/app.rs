@@ -139,13 +139,13 @@ impl App {
 
         // One choice for every account at once; each account's row has its own.
         let weak = Rc::downgrade(&app);
-        let global = policy_drop_down(DEFAULT_POLICY, &tr("Encryption for all accounts"), move |policy| {
+        let global = policy_drop_down(DEFAULT_POLICY, &tr("Encryption for all accounts"), Box::new(move |policy| {
             let Some(app) = weak.upgrade() else { return };
             let accounts = app.known.borrow().accounts.clone();
             for account in accounts {
                 app.send(FromUi::Otr { account, request: OtrRequest::Policy { peer: None, policy: policy.to_owned(), allow_v2: None } });
             }
-        });
+        }));
         side.insert_child_after(&captioned(&tr("Encryption, all accounts:"), &global), Some(&accounts_heading));
 
         let weak = Rc::downgrade(&app);
@@ -592,9 +592,9 @@ impl App {
             let sender = self.outgoing.clone();
             let line = self.status_line.clone();
             let owner = account.clone();
-            let policy = policy_drop_down(&self.policy_of(&account, None), &tr_with("Encryption for {account}", &[("account", &account)]), move |policy| {
+            let policy = policy_drop_down(&self.policy_of(&account, None), &tr_with("Encryption for {account}", &[("account", &account)]), Box::new(move |policy| {
                 send_now(&sender, &line, FromUi::Otr { account: owner.clone(), request: OtrRequest::Policy { peer: None, policy: policy.to_owned(), allow_v2: None } })
-            });
+            }));
             row.append(&captioned(&tr("Encryption:"), &policy));
             self.accounts_list.append(&row);
         }

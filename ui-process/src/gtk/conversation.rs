@@ -113,9 +113,9 @@ impl Conversation {
 
         let policy_send = send.clone();
         let (policy_account, policy_peer) = (account.to_owned(), peer.to_owned());
-        let policy = PolicyChoice::build(&tr("How messages to this contact are encrypted:"), move |policy| {
+        let policy = PolicyChoice::build(&tr("How messages to this contact are encrypted:"), Box::new(move |policy| {
             policy_send(FromUi::Otr { account: policy_account.clone(), request: OtrRequest::Policy { peer: Some(policy_peer.clone()), policy: policy.to_owned(), allow_v2: None } });
-        });
+        }));
         let policy_expander: gtk::Expander = named("GtkExpander", &tr("Encryption setting for this contact"));
         policy_expander.set_label(Some(&tr("Encryption setting for this contact")));
         policy_expander.set_child(Some(&policy.root));
@@ -348,12 +348,12 @@ impl Conversation {
         let ours = self.our_key.borrow().clone();
         let weak = Rc::downgrade(self);
         let fingerprint = theirs.clone();
-        verification_dialog(self.window().as_ref(), &self.peer, ours.as_deref(), &theirs, move || {
+        verification_dialog(self.window().as_ref(), &self.peer, ours.as_deref(), &theirs, Box::new(move || {
             if let Some(conversation) = weak.upgrade() {
                 conversation.otr(OtrRequest::Trust { peer: conversation.peer.clone(), fingerprint: fingerprint.clone() });
                 conversation.note(&tr("You marked the contact's key as verified after comparing it."));
             }
-        });
+        }));
     }
 
     /// The banner (and, when `warn`, the modal warning) for a key that
@@ -374,11 +374,11 @@ impl Conversation {
             self.note(&text);
             if let Some(fingerprint) = fingerprint {
                 let weak = Rc::downgrade(self);
-                key_change_warning(self.window().as_ref(), &self.peer, fingerprint, change, move || {
+                key_change_warning(self.window().as_ref(), &self.peer, fingerprint, change, Box::new(move || {
                     if let Some(conversation) = weak.upgrade() {
                         conversation.open_verification();
                     }
-                });
+                }));
             }
         }
     }

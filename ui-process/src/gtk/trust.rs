@@ -10,6 +10,12 @@ use ipc::otr::KeyChange;
 use super::widgets::{horizontal, margins, plain_label, vertical};
 use crate::i18n::{tr, tr_with};
 
+/// What a dialog calls back on the main loop (written without a lifetime,
+/// which scripts/update-pot.sh's xgettext would read as a C character).
+pub type Action = Box<dyn Fn()>;
+/// Called with the name of the policy the user chose.
+pub type PolicyAction = Box<dyn Fn(&str)>;
+
 /// The OTR policies, strongest first, by the names crypto takes.
 pub const POLICIES: [&str; 4] = ["require", "opportunistic", "manual", "never"];
 
@@ -84,7 +90,7 @@ fn mnemonic_button(text: &str, description: &str) -> gtk::Button {
 /// The warning that cannot be missed: a modal window naming the contact,
 /// both keys, what it may mean and what to do. `verify` opens the
 /// comparison; "Later" only closes (the conversation keeps its banner).
-pub fn key_change_warning(parent: Option<&gtk::Window>, peer: &str, new_fingerprint: &str, change: &KeyChange, verify: impl Fn() + 'static) -> gtk::Window {
+pub fn key_change_warning(parent: Option<&gtk::Window>, peer: &str, new_fingerprint: &str, change: &KeyChange, verify: Action) -> gtk::Window {
     let (window, root) = dialog(parent, &tr_with("Warning: {peer} has a new security key", &[("peer", peer)]));
     let heading = plain_label(&if change.earlier_verified() {
         tr_with("The security key of {peer} is not the one you verified", &[("peer", peer)])
@@ -146,7 +152,7 @@ pub fn key_change_warning(parent: Option<&gtk::Window>, peer: &str, new_fingerpr
 /// Manual verification: both keys, grouped as libotr shows them, how to
 /// compare them, and an explicit "they match". `matched` is called only on
 /// that button.
-pub fn verification_dialog(parent: Option<&gtk::Window>, peer: &str, ours: Option<&str>, theirs: &str, matched: impl Fn() + 'static) -> gtk::Window {
+pub fn verification_dialog(parent: Option<&gtk::Window>, peer: &str, ours: Option<&str>, theirs: &str, matched: Action) -> gtk::Window {
     let (window, root) = dialog(parent, &tr_with("Verify the key of {peer}", &[("peer", peer)]));
     root.append(&plain_label(&tr_with(
         "Compare these keys with {peer} over another channel you trust: in person, or in a phone or video call where you recognise them. Do not compare them in this chat: someone in the middle could change what it shows.",
@@ -196,21 +202,21 @@ fn radio_button(label: &str) -> gtk::CheckButton {
 /// is called with the policy's name when the user picks one.
 pub struct PolicyChoice {
     pub root: gtk::Box,
-    radios: Vec<(&'static str, gtk::CheckButton)>,
+    radios: Vec<(String, gtk::CheckButton)>,
     /// Set while the choice is shown from what crypto said, so that showing
     /// it sends nothing.
     updating: std::rc::Rc<std::cell::Cell<bool>>,
 }
 
 impl PolicyChoice {
-    pub fn build(heading: &str, chosen: impl Fn(&'static str) + 'static) -> PolicyChoice {
+    pub fn build(heading: &str, chosen: PolicyAction) -> PolicyChoice {
         let root = vertical(4);
         let caption = plain_label(heading);
         caption.add_css_class("heading");
         root.append(&caption);
         let updating = std::rc::Rc::new(std::cell::Cell::new(false));
         let chosen = std::rc::Rc::new(chosen);
-        let mut radios: Vec<(&'static str, gtk::CheckButton)> = Vec::new();
+        let mut radios: Vec<(String, gtk::CheckButton)> = Vec::new();
         for policy in POLICIES {
             let radio = radio_button(&policy_title(policy));
             radio.set_tooltip_text(Some(&policy_explanation(policy)));
@@ -229,7 +235,7 @@ impl PolicyChoice {
                     chosen(policy);
                 }
             });
-            radios.push((policy, radio));
+            radios.push((policy.to_owned(), radio));
         }
         PolicyChoice { root, radios, updating }
     }
@@ -248,7 +254,7 @@ impl PolicyChoice {
 
 /// A drop-down of the four policies (for an account's row, where radio
 /// buttons would take too much room); `chosen` as for [`PolicyChoice`].
-pub fn policy_drop_down(current: &str, accessible: &str, chosen: impl Fn(&'static str) + 'static) -> gtk::DropDown {
+pub fn policy_drop_down(current: &str, accessible: &str, chosen: PolicyAction) -> gtk::DropDown {
     let titles: Vec<String> = POLICIES.iter().map(|policy| policy_title(policy)).collect();
     let drop_down = super::widgets::drop_down(&titles, accessible);
     let index = POLICIES.iter().position(|policy| *policy == current).unwrap_or(0);
