@@ -379,7 +379,7 @@ impl App {
                 // The modal warning comes once per new key while Burrow runs;
                 // the banner stays until the key is verified.
                 let warn = match (&key_change, &fingerprint) {
-                    (Some(_), Some(fingerprint)) => self.known.borrow_mut().warned.insert((key.clone(), fingerprint.clone())),
+                    (Some(_), Some(fingerprint)) if state == ConversationState::Private => self.known.borrow_mut().warned.insert((key.clone(), fingerprint.clone())),
                     _ => false,
                 };
                 match &key_change {
