@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use ipc::crypto::FromCrypto;
 use ipc::jid::BareJid;
-use ipc::otr::{ConversationState, OtrEvent, OtrRequest, SmpResult};
+use ipc::otr::{ConversationState, EarlierFingerprint, KeyChange, OtrEvent, OtrRequest, SmpResult, MAX_EARLIER_FINGERPRINTS};
 use ipc::secret::SecretText;
 use ipc::{ErrorCode, Failure};
 use otr::dsa::{fingerprint_human, parse_fingerprint, PrivateKey};
@@ -381,12 +381,38 @@ impl Conversations {
 
     fn state_event(&self, account: &str, peer: &str, state: State, fingerprint: Option<[u8; 20]>) -> FromCrypto {
         let verified = fingerprint.is_some_and(|fingerprint| self.trust.trust(account, peer, &fingerprint) != Trust::Unverified);
+        let key_change = match fingerprint {
+            Some(current) if !verified => self.key_change(account, peer, &current),
+            _ => None,
+        };
         let state = match state {
             State::Plaintext => ConversationState::Plaintext,
             State::Private => ConversationState::Private,
             State::Finished => ConversationState::Finished,
         };
-        otr_event(account, OtrEvent::State { peer: peer.into(), state, fingerprint: fingerprint.as_ref().map(fingerprint_human), verified })
+        otr_event(account, OtrEvent::State { peer: peer.into(), state, fingerprint: fingerprint.as_ref().map(fingerprint_human), verified, key_change })
+    }
+
+    /// The other fingerprints seen for `peer`, when there are any: an
+    /// unverified key beside them may be a new device, or someone in the
+    /// middle, and the UI must say so. It stays set until the current key
+    /// is verified, so a warning dismissed once comes back with the next
+    /// private conversation rather than being forgotten.
+    fn key_change(&self, account: &str, peer: &str, current: &[u8; 20]) -> Option<KeyChange> {
+        let mut earlier: Vec<EarlierFingerprint> = self
+            .trust
+            .known(account, peer)
+            .into_iter()
+            .filter(|(fingerprint, _)| fingerprint != current)
+            .map(|(fingerprint, trust)| EarlierFingerprint { fingerprint: fingerprint_human(&fingerprint), verified: trust.is_trusted() })
+            .collect();
+        if earlier.is_empty() {
+            return None;
+        }
+        // Stable: within each group the store's byte order is kept.
+        earlier.sort_by_key(|earlier| !earlier.verified);
+        earlier.truncate(MAX_EARLIER_FINGERPRINTS);
+        Some(KeyChange { earlier })
     }
 
     /// Messages waiting under `require` that waited too long are refused.
@@ -589,6 +615,72 @@ mod tests {
         assert_eq!(delivered, vec![("the plan".to_owned(), true)]);
         let private = shown.iter().filter(|(_, message)| matches!(message, FromCrypto::Otr { event: OtrEvent::State { state: ConversationState::Private, .. }, .. })).count();
         assert_eq!(private, 2, "both sides told the UI");
+    }
+
+    /// Alice's last word on her conversation with Bob among `shown`.
+    fn alices_state(shown: &[(usize, FromCrypto)]) -> (Option<String>, bool, Option<KeyChange>) {
+        shown
+            .iter()
+            .rev()
+            .find_map(|(from, message)| match message {
+                FromCrypto::Otr { event: OtrEvent::State { state: ConversationState::Private, fingerprint, verified, key_change, .. }, .. } if *from == 0 => {
+                    Some((fingerprint.clone(), *verified, key_change.clone()))
+                }
+                _ => None,
+            })
+            .expect("alice's side became private")
+    }
+
+    #[test]
+    fn a_new_key_after_a_verified_one_is_reported_as_changed_until_it_is_verified() {
+        let alice = "alice@example.org";
+        let bob = "bob@example.org";
+        let mut engines = [(alice, engine(alice, "require")), (bob, engine(bob, "require"))];
+        let first = engines[0].1.send(alice, bob, &SecretText::new("hello".into()), 1, Instant::now());
+        let shown = carry(&mut engines, first.into_iter().map(|message| (0, message)).collect());
+        let (old_fingerprint, verified, key_change) = alices_state(&shown);
+        let old_fingerprint = old_fingerprint.expect("a private conversation has the peer's fingerprint");
+        assert!(!verified);
+        assert_eq!(key_change, None, "the first key ever seen is no change");
+        let trusted = engines[0].1.request(alice, OtrRequest::Trust { peer: bob.into(), fingerprint: old_fingerprint.clone() }, Instant::now());
+        assert!(trusted.iter().any(|message| matches!(message, FromCrypto::Otr { event: OtrEvent::State { verified: true, key_change: None, .. }, .. })), "{trusted:?}");
+        engines[0].1.request(alice, OtrRequest::End { peer: bob.into() }, Instant::now());
+
+        // Bob's Burrow on a fresh profile: the same address, a new key.
+        engines[1].1 = engine(bob, "require");
+        let again = engines[1].1.send(bob, alice, &SecretText::new("it is me, new laptop".into()), 2, Instant::now());
+        let shown = carry(&mut engines, again.into_iter().map(|message| (1, message)).collect());
+        let (new_fingerprint, verified, key_change) = alices_state(&shown);
+        let new_fingerprint = new_fingerprint.expect("the new fingerprint");
+        assert_ne!(new_fingerprint, old_fingerprint);
+        assert!(!verified, "a new key is never verified by the old one's trust");
+        let key_change = key_change.expect("the change is reported");
+        assert_eq!(key_change.earlier, vec![EarlierFingerprint { fingerprint: old_fingerprint.clone(), verified: true }]);
+        assert!(key_change.earlier_verified());
+
+        // Asked again (as after /trust of some other key), it is still said.
+        let state = engines[0].1.accounts[alice].peers.open[bob].report();
+        let FromCrypto::Otr { event: OtrEvent::State { key_change: Some(_), .. }, .. } = engines[0].1.state_event(alice, bob, state.state, state.fingerprint) else {
+            panic!("the change is forgotten before the new key is verified");
+        };
+
+        // Verified, the new key is no longer news.
+        let trusted = engines[0].1.request(alice, OtrRequest::Trust { peer: bob.into(), fingerprint: new_fingerprint }, Instant::now());
+        assert!(trusted.iter().any(|message| matches!(message, FromCrypto::Otr { event: OtrEvent::State { verified: true, key_change: None, .. }, .. })), "{trusted:?}");
+    }
+
+    #[test]
+    fn a_key_change_lists_a_bounded_number_of_earlier_keys_verified_first() {
+        let mut alice = engine("alice@example.org", "require");
+        for byte in 0..20u8 {
+            alice.import_fingerprint("alice@example.org", "bob@example.org", [byte; 20], Trust::Unverified);
+        }
+        alice.import_fingerprint("alice@example.org", "bob@example.org", [0xEE; 20], Trust::VerifiedBySmp);
+        let change = alice.key_change("alice@example.org", "bob@example.org", &[3; 20]).expect("other keys were seen");
+        assert_eq!(change.earlier.len(), MAX_EARLIER_FINGERPRINTS);
+        assert_eq!(change.earlier[0], EarlierFingerprint { fingerprint: fingerprint_human(&[0xEE; 20]), verified: true });
+        assert!(change.earlier.iter().all(|earlier| earlier.fingerprint != fingerprint_human(&[3; 20])), "the current key is not an earlier one");
+        assert_eq!(alice.key_change("alice@example.org", "carol@example.org", &[3; 20]), None, "a peer seen with one key only has no change");
     }
 
     #[test]

@@ -78,11 +78,42 @@ impl SmpResult {
     }
 }
 
+/// The most earlier fingerprints one [`KeyChange`] lists: a peer that
+/// makes a new key at every AKE must not grow the event without bound.
+pub const MAX_EARLIER_FINGERPRINTS: usize = 8;
+
+/// A fingerprint seen before for a peer whose current one is new to us.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct EarlierFingerprint {
+    pub fingerprint: String,
+    pub verified: bool,
+}
+
+/// The peer's current fingerprint is not verified and is not the only one
+/// seen for this peer.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct KeyChange {
+    /// The other fingerprints seen for this peer, verified ones first, at
+    /// most [`MAX_EARLIER_FINGERPRINTS`].
+    pub earlier: Vec<EarlierFingerprint>,
+}
+
+impl KeyChange {
+    /// Whether the user had verified one of the earlier keys: the case
+    /// that most needs a warning, since they had reason to trust it.
+    pub fn earlier_verified(&self) -> bool {
+        self.earlier.iter().any(|earlier| earlier.verified)
+    }
+}
+
 /// What crypto tells the UI. Routed crypto → UI.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub enum OtrEvent {
-    /// A conversation changed state (or was asked about).
-    State { peer: String, state: ConversationState, fingerprint: Option<String>, verified: bool },
+    /// A conversation changed state (or was asked about). `key_change` is
+    /// set while the peer's fingerprint is unverified and differs from
+    /// one seen before for this peer: a new device, a reinstall, or
+    /// someone in the middle.
+    State { peer: String, state: ConversationState, fingerprint: Option<String>, verified: bool, key_change: Option<KeyChange> },
     Smp { peer: String, result: SmpResult, question: Option<String>, reason: Option<String> },
     /// Our fingerprint (`peer` none) or the peer's.
     Fingerprint { peer: Option<String>, fingerprint: String },

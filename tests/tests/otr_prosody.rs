@@ -101,6 +101,63 @@ fn two_burrows_talk_privately_by_default_verify_with_smp_and_end() {
     assert!(!a.collect(Duration::from_secs(2)).iter().any(|event| event["event"] == "message"), "a refused message arrived");
 }
 
+/// Bob verified by hand, then Bob's Burrow on a fresh profile for the
+/// same address (a reinstall, a new device, or someone in the middle): it
+/// makes a new key, and Alice's Burrow says the key changed, that the one
+/// before was verified, and that this one is not.
+#[test]
+fn a_new_key_for_a_verified_contact_is_reported_as_changed_and_not_verified() {
+    let prosody = Prosody::shared();
+    let scratch = Scratch::new("otr-key-change");
+    let (alice, alice_password) = prosody.create_account("otrchangea");
+    let (bob, bob_password) = prosody.create_account("otrchangeb");
+    let mut a = Burrow::unlocked(&scratch.path().join("alice"));
+    let mut b = Burrow::unlocked(&scratch.path().join("bob"));
+    a.add_account(&alice, &alice_password, &options(prosody));
+    b.add_account(&bob, &bob_password, &options(prosody));
+    let old_fingerprint = fingerprint_of(&mut b, &bob);
+    a.connect_ok(&alice);
+    b.connect_ok(&bob);
+
+    a.send(&format!("/msg {alice} {bob} first contact"));
+    let private = otr_state(&mut a, &alice, &bob, "private");
+    assert_eq!(private["fingerprint"], old_fingerprint.as_str());
+    assert_eq!(private["fingerprint_changed"], false, "the first key seen is no change: {private}");
+    b.expect("alice's message", STEP, |event| event["event"] == "message");
+    a.send(&format!("/trust {alice} {bob} {old_fingerprint}"));
+    let verified = a.expect("bob verified", STEP, |event| event["event"] == "otr" && event["verified"] == true);
+    assert_eq!(verified["fingerprint_changed"], false);
+
+    // Alice ends the conversation while the old Bob is there to hear it,
+    // then the old Bob quits.
+    a.send(&format!("/otr end {alice} {bob}"));
+    otr_state(&mut a, &alice, &bob, "plaintext");
+    otr_state(&mut b, &bob, &alice, "finished");
+    b.close_stdin();
+    assert!(b.wait(Duration::from_secs(30)).success(), "the old Bob did not quit cleanly");
+
+    // The same address on a fresh profile: a new key.
+    let mut b = Burrow::unlocked(&scratch.path().join("bob-again"));
+    b.add_account(&bob, &bob_password, &options(prosody));
+    let new_fingerprint = fingerprint_of(&mut b, &bob);
+    assert_ne!(new_fingerprint, old_fingerprint);
+    b.connect_ok(&bob);
+    b.send(&format!("/msg {bob} {alice} it is me, on a new laptop"));
+    let private = otr_state(&mut a, &alice, &bob, "private");
+    assert_eq!(private["fingerprint"], new_fingerprint.as_str());
+    assert_eq!(private["verified"], false, "the old key's trust must not carry over: {private}");
+    assert_eq!(private["fingerprint_changed"], true, "{private}");
+    assert_eq!(private["earlier_verified"], true, "{private}");
+    assert_eq!(private["earlier_fingerprints"], serde_json::json!([{ "fingerprint": old_fingerprint, "verified": true }]));
+    let message = a.expect("the new Bob's message", STEP, |event| event["event"] == "message");
+    assert_eq!(message["encrypted"], true);
+
+    // Verified again, the warning is over.
+    a.send(&format!("/trust {alice} {bob} {new_fingerprint}"));
+    let verified = a.expect("the new key verified", STEP, |event| event["event"] == "otr" && event["verified"] == true);
+    assert_eq!((verified["fingerprint"].as_str(), verified["fingerprint_changed"].as_bool()), (Some(new_fingerprint.as_str()), Some(false)));
+}
+
 /// Carries libotr's messages over Bob's account (OTR off there) and
 /// Alice's to libotr, until both sides are quiet.
 struct Carrier {

@@ -229,8 +229,8 @@ impl Output {
     /// Burrow's `policy`, `trusted`, `otr-key` and `otr-notice`.
     pub fn otr(&self, account: &str, event: OtrEvent) {
         match event {
-            OtrEvent::State { peer, state, fingerprint, verified } => {
-                let human = match (state.name(), &fingerprint) {
+            OtrEvent::State { peer, state, fingerprint, verified, key_change } => {
+                let mut human = match (state.name(), &fingerprint) {
                     ("private", Some(fingerprint)) => format!(
                         "private conversation with {peer}; their fingerprint {fingerprint} is {}",
                         if verified { "verified" } else { "NOT verified: check it with /smp or compare it with them" }
@@ -238,7 +238,27 @@ impl Output {
                     ("finished", _) => format!("{peer} ended the private conversation; /otr end {account} {peer} to close yours"),
                     (name, _) => format!("conversation with {peer} is {name}"),
                 };
-                self.emit("otr", json!({ "account": account, "peer": peer, "state": state.name(), "fingerprint": fingerprint, "verified": verified }), human);
+                let earlier_verified = key_change.as_ref().is_some_and(|change| change.earlier_verified());
+                if key_change.is_some() {
+                    human.push_str(if earlier_verified {
+                        " WARNING: this is NOT the key you verified before. It may be a new device or a reinstall, or someone in the middle reading everything. Verify it again before you write anything private."
+                    } else {
+                        " WARNING: this contact's key is not the one seen before. It may be a new device or a reinstall, or someone in the middle. Verify it before you write anything private."
+                    });
+                }
+                let earlier: Vec<_> = key_change
+                    .iter()
+                    .flat_map(|change| change.earlier.iter())
+                    .map(|earlier| json!({ "fingerprint": earlier.fingerprint, "verified": earlier.verified }))
+                    .collect();
+                self.emit(
+                    "otr",
+                    json!({
+                        "account": account, "peer": peer, "state": state.name(), "fingerprint": fingerprint, "verified": verified,
+                        "fingerprint_changed": key_change.is_some(), "earlier_verified": earlier_verified, "earlier_fingerprints": earlier,
+                    }),
+                    human,
+                );
             }
             OtrEvent::Smp { peer, result, question, reason } => {
                 let mut fields = json!({ "account": account, "peer": peer, "result": result.name() });

@@ -29,6 +29,10 @@ impl Level {
 pub struct OtrView {
     pub state: ConversationState,
     pub verified: bool,
+    /// Crypto said the peer's key differs from one seen before (and is
+    /// not verified); `earlier_verified` when the user had verified that one.
+    pub key_changed: bool,
+    pub earlier_verified: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +46,22 @@ pub struct Rating {
 pub fn rate(connection: Option<&AccountStatus>, otr: Option<OtrView>) -> Rating {
     let mut reasons = Vec::new();
     let otr_level = match otr {
-        Some(OtrView { state: ConversationState::Private, verified: true }) => {
+        // A changed key is never "verified", whatever else was said.
+        Some(OtrView { state: ConversationState::Private, verified: true, key_changed: false, .. }) => {
             reasons.push(tr("Messages are encrypted end to end with OTR: only this contact can read them."));
             reasons.push(tr("You have verified this contact's identity."));
             Level::PrivateVerified
         }
-        Some(OtrView { state: ConversationState::Private, verified: false }) => {
+        Some(OtrView { state: ConversationState::Private, key_changed: true, earlier_verified, .. }) => {
+            reasons.push(tr("Messages are encrypted end to end with OTR."));
+            reasons.push(if earlier_verified {
+                tr("This contact's security key changed since you verified it. It may be a new device, or someone pretending to be them: verify the new key before you write anything sensitive.")
+            } else {
+                tr("This contact's security key is not the one seen before. It may be a new device, or someone pretending to be them: verify it before you write anything sensitive.")
+            });
+            Level::PrivateUnverified
+        }
+        Some(OtrView { state: ConversationState::Private, verified: false, .. }) => {
             reasons.push(tr("Messages are encrypted end to end with OTR."));
             reasons.push(tr("You have not verified this contact's identity, so someone could be pretending to be them. Verify it with a question only the two of you can answer."));
             Level::PrivateUnverified
@@ -118,7 +132,7 @@ mod tests {
 
     #[test]
     fn private_and_verified_needs_otr_verification_and_a_protected_connection() {
-        let verified = Some(OtrView { state: ConversationState::Private, verified: true });
+        let verified = Some(OtrView { state: ConversationState::Private, verified: true, key_changed: false, earlier_verified: false });
         let rating = rate(Some(&online("system", Some("TLS 1.3"))), verified);
         assert_eq!(rating.level, Level::PrivateVerified);
         assert!(rating.reasons.iter().any(|reason| reason.contains("TLS 1.3")), "{rating:?}");
@@ -129,16 +143,29 @@ mod tests {
 
     #[test]
     fn unverified_otr_is_private_but_not_verified() {
-        let rating = rate(Some(&online("none", Some("TLS 1.3"))), Some(OtrView { state: ConversationState::Private, verified: false }));
+        let rating = rate(Some(&online("none", Some("TLS 1.3"))), Some(OtrView { state: ConversationState::Private, verified: false, key_changed: false, earlier_verified: false }));
         assert_eq!(rating.level, Level::PrivateUnverified);
         assert_eq!(rating.level.title(), "Private, not verified");
         assert!(rating.reasons.iter().any(|reason| reason.contains("not verified")), "{rating:?}");
     }
 
     #[test]
+    fn a_changed_key_is_never_private_and_verified_and_says_why() {
+        let status = online("system", Some("TLS 1.3"));
+        for verified in [false, true] {
+            let changed = OtrView { state: ConversationState::Private, verified, key_changed: true, earlier_verified: true };
+            let rating = rate(Some(&status), Some(changed));
+            assert_eq!(rating.level, Level::PrivateUnverified, "{rating:?}");
+            assert!(rating.reasons.iter().any(|reason| reason.contains("security key changed since you verified it")), "{rating:?}");
+        }
+        let never_verified = OtrView { state: ConversationState::Private, verified: false, key_changed: true, earlier_verified: false };
+        assert!(rate(Some(&status), Some(never_verified)).reasons.iter().any(|reason| reason.contains("not the one seen before")));
+    }
+
+    #[test]
     fn plaintext_finished_or_unknown_is_not_private() {
         let status = online("embedded", Some("TLS 1.2"));
-        for otr in [None, Some(OtrView { state: ConversationState::Plaintext, verified: true }), Some(OtrView { state: ConversationState::Finished, verified: true })] {
+        for otr in [None, Some(OtrView { state: ConversationState::Plaintext, verified: true, key_changed: false, earlier_verified: false }), Some(OtrView { state: ConversationState::Finished, verified: true, key_changed: false, earlier_verified: false })] {
             let rating = rate(Some(&status), otr);
             assert_eq!(rating.level, Level::NotPrivate, "{otr:?}");
             assert_eq!(rating.level.title(), "Not private");

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use gtk4 as gtk;
 use gtk4::prelude::*;
-use ipc::otr::{ConversationState, OtrEvent};
+use ipc::otr::{ConversationState, KeyChange, OtrEvent, OtrRequest};
 use ipc::ui::{FromUi, ToUi};
 use ipc::xmpp::{AccountRequest, AccountStatus, ConnectionState, NetEvent, RosterEntry, SubscriptionKind};
 use ipc::{ErrorCode, Role};
@@ -18,6 +18,7 @@ use super::account_form::AccountForm;
 use super::conversation::Conversation;
 use super::store_dialogs::{ImportDialog, PassphraseDialog};
 use super::store_page::StorePage;
+use super::trust::policy_drop_down;
 use super::widgets::{button, clear, entry, horizontal, margins, named, plain_label, vertical};
 use crate::i18n::{tr, tr_with};
 use crate::rating::{rate, OtrView};
@@ -33,8 +34,18 @@ struct Known {
     requests: BTreeSet<Key>,
     otr: HashMap<Key, (OtrView, Option<String>)>,
     own_fingerprints: HashMap<String, String>,
+    /// Peers whose key differs from one seen before, while it is unverified.
+    key_changes: HashMap<Key, KeyChange>,
+    /// (peer, new fingerprint) already warned about in a modal window.
+    warned: BTreeSet<(Key, String)>,
+    /// Policies as crypto confirmed them; before that, the default, require.
+    account_policies: HashMap<String, String>,
+    peer_policies: HashMap<Key, String>,
     unlocked: bool,
 }
+
+/// Crypto's default for an account it was told nothing else about.
+const DEFAULT_POLICY: &str = "require";
 
 pub struct App {
     window: gtk::Window,
@@ -139,6 +150,17 @@ impl App {
             this: RefCell::new(std::rc::Weak::new()),
         });
         *app.this.borrow_mut() = Rc::downgrade(&app);
+
+        // One choice for every account at once; each account's row has its own.
+        let weak = Rc::downgrade(&app);
+        let global = policy_drop_down(DEFAULT_POLICY, &tr("Encryption for all accounts"), Box::new(move |policy| {
+            let Some(app) = weak.upgrade() else { return };
+            let accounts = app.known.borrow().accounts.clone();
+            for account in accounts {
+                app.send(FromUi::Otr { account, request: OtrRequest::Policy { peer: None, policy: policy.to_owned(), allow_v2: None } });
+            }
+        }));
+        side.insert_child_after(&captioned(&tr("Encryption, all accounts:"), &global), Some(&accounts_heading));
 
         let weak = Rc::downgrade(&app);
         add_account.connect_clicked(move |_| {
@@ -401,9 +423,28 @@ impl App {
 
     fn otr_event(&self, account: &str, event: OtrEvent) {
         match event {
-            OtrEvent::State { peer, state, fingerprint, verified } => {
+            OtrEvent::State { peer, state, fingerprint, verified, key_change } => {
                 let key = (account.to_owned(), peer.clone());
-                let before = self.known.borrow_mut().otr.insert(key.clone(), (OtrView { state, verified }, fingerprint.clone()));
+                let view = OtrView {
+                    state,
+                    verified,
+                    key_changed: key_change.is_some(),
+                    earlier_verified: key_change.as_ref().is_some_and(KeyChange::earlier_verified),
+                };
+                let before = self.known.borrow_mut().otr.insert(key.clone(), (view, fingerprint.clone()));
+                // The modal warning comes once per new key while Burrow runs;
+                // the banner stays until the key is verified.
+                let warn = match (&key_change, &fingerprint) {
+                    (Some(_), Some(fingerprint)) if state == ConversationState::Private => self.known.borrow_mut().warned.insert((key.clone(), fingerprint.clone())),
+                    _ => false,
+                };
+                match &key_change {
+                    Some(change) => self.known.borrow_mut().key_changes.insert(key.clone(), change.clone()),
+                    None => self.known.borrow_mut().key_changes.remove(&key),
+                };
+                if warn {
+                    self.open_conversation(account, &peer, false);
+                }
                 if let Some(conversation) = self.conversation(&key) {
                     if let Some(fingerprint) = &fingerprint {
                         conversation.their_fingerprint(fingerprint, verified);
@@ -418,6 +459,7 @@ impl App {
                         };
                         conversation.note(&note);
                     }
+                    conversation.show_key_change(fingerprint.as_deref(), key_change.as_ref(), warn);
                 }
                 self.refresh_ratings(account);
                 self.refresh_roster();
@@ -444,6 +486,7 @@ impl App {
                 if let Some((view, known)) = self.known.borrow_mut().otr.get_mut(&key) {
                     if known.as_deref() == Some(fingerprint.as_str()) {
                         view.verified = true;
+                        view.key_changed = false;
                     }
                 }
                 if let Some(conversation) = self.conversation(&key) {
@@ -459,7 +502,25 @@ impl App {
                     self.otr_event(account, OtrEvent::Fingerprint { peer: None, fingerprint });
                 }
             }
-            OtrEvent::Policy { .. } => {}
+            OtrEvent::Policy { peer: Some(peer), policy, .. } => {
+                let key = (account.to_owned(), peer);
+                self.known.borrow_mut().peer_policies.insert(key.clone(), policy.clone());
+                if let Some(conversation) = self.conversation(&key) {
+                    conversation.show_policy(&policy, true);
+                }
+            }
+            OtrEvent::Policy { peer: None, policy, .. } => {
+                self.known.borrow_mut().account_policies.insert(account.to_owned(), policy.clone());
+                let shown: Vec<_> = self.conversations.borrow().values().filter(|conversation| conversation.account == account).cloned().collect();
+                for conversation in shown {
+                    let own = self.known.borrow().peer_policies.contains_key(&(account.to_owned(), conversation.peer.clone()));
+                    if !own {
+                        conversation.show_policy(&policy, false);
+                    }
+                }
+                self.say(&tr_with("{account}: the encryption setting is now “{policy}”.", &[("account", account), ("policy", &super::trust::policy_title(&policy))]));
+                self.refresh_accounts();
+            }
             OtrEvent::Notice { peer, message } => self.open_conversation(account, &peer, false).note(&message),
             OtrEvent::Failed { peer: Some(peer), failure } => self.open_conversation(account, &peer, false).note(&failure.message),
             OtrEvent::Failed { peer: None, failure } => self.say(&failure.message),
@@ -489,6 +550,11 @@ impl App {
                 if let Some((view, Some(fingerprint))) = self.known.borrow().otr.get(&key) {
                     conversation.their_fingerprint(fingerprint, view.verified);
                 }
+                let policy = self.policy_of(account, Some(peer));
+                conversation.show_policy(&policy, false);
+                let change = self.known.borrow().key_changes.get(&key).cloned();
+                let fingerprint = self.known.borrow().otr.get(&key).and_then(|(_, fingerprint)| fingerprint.clone());
+                conversation.show_key_change(fingerprint.as_deref(), change.as_ref(), false);
                 if !self.known.borrow().own_fingerprints.contains_key(account) {
                     conversation.ask_our_fingerprint();
                 }
@@ -503,6 +569,16 @@ impl App {
             conversation.entry.grab_focus();
         }
         conversation
+    }
+
+    /// The policy crypto last confirmed for `peer` (or the account), else
+    /// crypto's default; the UI cannot ask crypto for it, only set it.
+    fn policy_of(&self, account: &str, peer: Option<&str>) -> String {
+        let known = self.known.borrow();
+        peer.and_then(|peer| known.peer_policies.get(&(account.to_owned(), peer.to_owned())))
+            .or_else(|| known.account_policies.get(account))
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_POLICY.to_owned())
     }
 
     fn rate(&self, conversation: &Conversation) {
@@ -608,6 +684,13 @@ impl App {
             let owner = account.clone();
             toggle.connect_clicked(move |_| send_now(&sender, &line, FromUi::Account { account: owner.clone(), request: request.clone() }));
             row.append(&toggle);
+            let sender = self.outgoing.clone();
+            let line = self.status_line.clone();
+            let owner = account.clone();
+            let policy = policy_drop_down(&self.policy_of(&account, None), &tr_with("Encryption for {account}", &[("account", &account)]), Box::new(move |policy| {
+                send_now(&sender, &line, FromUi::Otr { account: owner.clone(), request: OtrRequest::Policy { peer: None, policy: policy.to_owned(), allow_v2: None } })
+            }));
+            row.append(&captioned(&tr("Encryption:"), &policy));
             self.accounts_list.append(&row);
         }
     }
@@ -672,6 +755,16 @@ fn send_now(outgoing: &mpsc::Sender<FromUi>, status_line: &gtk::Label, message: 
         status_line.set_text(&tr("Burrow is busy or shutting down; that request was not sent."));
         status_line.set_visible(true);
     }
+}
+
+/// A control with its visible caption before it.
+fn captioned(caption: &str, control: &impl IsA<gtk::Widget>) -> gtk::Box {
+    let row = horizontal(6);
+    let label = plain_label(caption);
+    label.set_wrap(false);
+    row.append(&label);
+    row.append(control);
+    row
 }
 
 fn account_summary(status: Option<&AccountStatus>) -> String {

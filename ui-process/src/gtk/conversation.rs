@@ -1,16 +1,19 @@
 //! One conversation: its security rating and reasons, OTR start and end,
-//! both fingerprints, SMP (ask and answer), the messages and the entry.
+//! both fingerprints, SMP (ask and answer), manual verification, the
+//! warning banner while a changed key is not verified, the contact's OTR
+//! policy, the messages and the entry.
 //! Messages live in this view's memory only; closing Burrow forgets them.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use gtk4 as gtk;
 use gtk4::prelude::*;
-use ipc::otr::{OtrRequest, SmpResult};
+use ipc::otr::{KeyChange, OtrRequest, SmpResult};
 use ipc::secret::SecretText;
 use ipc::ui::FromUi;
 
+use super::trust::{key_change_warning, policy_title, verification_dialog, PolicyChoice};
 use super::widgets::{button, entry, horizontal, margins, named, password_entry, plain_label, vertical};
 use crate::i18n::{tr, tr_with};
 use crate::rating::{Level, Rating};
@@ -22,6 +25,9 @@ pub struct Conversation {
     pub tab: gtk::Label,
     rating_title: gtk::Label,
     rating_reasons: gtk::Label,
+    /// Shown while the contact's key changed and the new one is not verified.
+    banner: gtk::Box,
+    banner_text: gtk::Label,
     ours: gtk::Label,
     theirs: gtk::Label,
     smp_incoming: gtk::Box,
@@ -35,6 +41,10 @@ pub struct Conversation {
     /// conversation of this window.
     next_request: Rc<Cell<u64>>,
     level: Cell<Option<Level>>,
+    our_key: RefCell<Option<String>>,
+    their_key: RefCell<Option<String>>,
+    compare: gtk::Button,
+    policy: PolicyChoice,
 }
 
 impl Conversation {
@@ -54,6 +64,19 @@ impl Conversation {
         root.append(&rating_title);
         root.append(&rating_reasons);
 
+        let banner = horizontal(8);
+        banner.add_css_class("frame");
+        margins(&banner, 4);
+        let banner_text = plain_label("");
+        banner_text.add_css_class("error");
+        banner_text.set_hexpand(true);
+        let banner_verify = button(&tr("Verify the new key…"), &tr("Compare the contact's new key with them"));
+        banner_verify.set_valign(gtk::Align::Center);
+        banner.append(&banner_text);
+        banner.append(&banner_verify);
+        banner.set_visible(false);
+        root.append(&banner);
+
         let otr_bar = horizontal(6);
         let start = button(&tr("Start private conversation"), &tr("Start an OTR private conversation with this contact"));
         let end = button(&tr("End private conversation"), &tr("End the OTR private conversation"));
@@ -68,6 +91,10 @@ impl Conversation {
         theirs.set_selectable(true);
         details.append(&ours);
         details.append(&theirs);
+        let compare = button(&tr("Compare keys by hand…"), &tr("Compare both keys with the contact over another channel and mark theirs as verified"));
+        compare.set_halign(gtk::Align::Start);
+        compare.set_sensitive(false);
+        details.append(&compare);
         let ask_bar = horizontal(6);
         let question = entry(&tr("A question only they can answer (optional)"), &tr("Verification question"));
         question.set_hexpand(true);
@@ -83,6 +110,16 @@ impl Conversation {
         expander.set_label(Some(&tr("Fingerprints and verification")));
         expander.set_child(Some(&details));
         root.append(&expander);
+
+        let policy_send = send.clone();
+        let (policy_account, policy_peer) = (account.to_owned(), peer.to_owned());
+        let policy = PolicyChoice::build(&tr("How messages to this contact are encrypted:"), Box::new(move |policy| {
+            policy_send(FromUi::Otr { account: policy_account.clone(), request: OtrRequest::Policy { peer: Some(policy_peer.clone()), policy: policy.to_owned(), allow_v2: None } });
+        }));
+        let policy_expander: gtk::Expander = named("GtkExpander", &tr("Encryption setting for this contact"));
+        policy_expander.set_label(Some(&tr("Encryption setting for this contact")));
+        policy_expander.set_child(Some(&policy.root));
+        root.append(&policy_expander);
 
         let smp_incoming = vertical(6);
         let smp_question = plain_label("");
@@ -120,6 +157,8 @@ impl Conversation {
             tab,
             rating_title,
             rating_reasons,
+            banner,
+            banner_text,
             ours,
             theirs,
             smp_incoming,
@@ -131,7 +170,21 @@ impl Conversation {
             send,
             next_request,
             level: Cell::new(None),
+            our_key: RefCell::new(None),
+            their_key: RefCell::new(None),
+            compare,
+            policy,
         });
+        conversation.policy.show("require");
+
+        for verify in [&conversation.compare, &banner_verify] {
+            let weak = Rc::downgrade(&conversation);
+            verify.connect_clicked(move |_| {
+                if let Some(conversation) = weak.upgrade() {
+                    conversation.open_verification();
+                }
+            });
+        }
 
         let weak = Rc::downgrade(&conversation);
         conversation.entry.connect_activate(move |entry| {
@@ -245,10 +298,13 @@ impl Conversation {
     }
 
     pub fn our_fingerprint(&self, fingerprint: &str) {
+        *self.our_key.borrow_mut() = Some(fingerprint.to_owned());
         self.ours.set_text(&tr_with("Your fingerprint: {fingerprint}", &[("fingerprint", fingerprint)]));
     }
 
     pub fn their_fingerprint(&self, fingerprint: &str, verified: bool) {
+        *self.their_key.borrow_mut() = Some(fingerprint.to_owned());
+        self.compare.set_sensitive(true);
         let text = if verified {
             tr_with("Their fingerprint: {fingerprint} (verified)", &[("fingerprint", fingerprint)])
         } else {
@@ -277,6 +333,62 @@ impl Conversation {
                 };
                 self.smp_note(&text);
             }
+        }
+    }
+
+    fn window(&self) -> Option<gtk::Window> {
+        self.root.root().and_downcast::<gtk::Window>()
+    }
+
+    /// The comparison by hand; "they match" sends what `/trust` sends.
+    pub fn open_verification(self: &Rc<Self>) {
+        let Some(theirs) = self.their_key.borrow().clone() else {
+            return self.note(&tr("There is no key to compare yet: start a private conversation first."));
+        };
+        let ours = self.our_key.borrow().clone();
+        let weak = Rc::downgrade(self);
+        let fingerprint = theirs.clone();
+        verification_dialog(self.window().as_ref(), &self.peer, ours.as_deref(), &theirs, Box::new(move || {
+            if let Some(conversation) = weak.upgrade() {
+                conversation.otr(OtrRequest::Trust { peer: conversation.peer.clone(), fingerprint: fingerprint.clone() });
+                conversation.note(&tr("You marked the contact's key as verified after comparing it."));
+            }
+        }));
+    }
+
+    /// The banner (and, when `warn`, the modal warning) for a key that
+    /// differs from one seen before; none once it is verified.
+    pub fn show_key_change(self: &Rc<Self>, fingerprint: Option<&str>, change: Option<&KeyChange>, warn: bool) {
+        let Some(change) = change else {
+            self.banner.set_visible(false);
+            return;
+        };
+        let text = if change.earlier_verified() {
+            tr_with("Warning: the security key of {peer} changed since you verified it. Until you verify the new key, someone else could be reading this conversation.", &[("peer", &self.peer)])
+        } else {
+            tr_with("Warning: the security key of {peer} is not the one seen before. Until you verify it, someone else could be reading this conversation.", &[("peer", &self.peer)])
+        };
+        self.banner_text.set_text(&text);
+        self.banner.set_visible(true);
+        if warn {
+            self.note(&text);
+            if let Some(fingerprint) = fingerprint {
+                let weak = Rc::downgrade(self);
+                key_change_warning(self.window().as_ref(), &self.peer, fingerprint, change, Box::new(move || {
+                    if let Some(conversation) = weak.upgrade() {
+                        conversation.open_verification();
+                    }
+                }));
+            }
+        }
+    }
+
+    /// The contact's policy as crypto last confirmed it (or as it is
+    /// believed to be); `confirmed` when crypto just set it.
+    pub fn show_policy(&self, policy: &str, confirmed: bool) {
+        self.policy.show(policy);
+        if confirmed {
+            self.note(&tr_with("Encryption setting for this contact: {policy}", &[("policy", &policy_title(policy))]));
         }
     }
 

@@ -10,6 +10,7 @@ mod bridge;
 mod conversation;
 mod store_dialogs;
 mod store_page;
+mod trust;
 mod widgets;
 
 use gtk4 as gtk;
