@@ -434,6 +434,21 @@ impl Conversations {
     }
 
     /// Whether any message waits (the caller then calls `tick` each second).
+    /// The state of every conversation that is not plaintext, for a front
+    /// end that was restarted and knows none of them.
+    pub fn states(&self) -> Vec<FromCrypto> {
+        let mut states = Vec::new();
+        for (account, otr) in &self.accounts {
+            for (peer, conversation) in &otr.peers.open {
+                let report = conversation.report();
+                if report.state != State::Plaintext {
+                    states.push(self.state_event(account, peer, report.state, report.fingerprint));
+                }
+            }
+        }
+        states
+    }
+
     pub fn has_waiting(&self) -> bool {
         self.accounts.values().any(|state| state.peers.open.values().any(Conversation::has_waiting))
     }
@@ -681,6 +696,17 @@ mod tests {
         assert_eq!(change.earlier[0], EarlierFingerprint { fingerprint: fingerprint_human(&[0xEE; 20]), verified: true });
         assert!(change.earlier.iter().all(|earlier| earlier.fingerprint != fingerprint_human(&[3; 20])), "the current key is not an earlier one");
         assert_eq!(alice.key_change("alice@example.org", "carol@example.org", &[3; 20]), None, "a peer seen with one key only has no change");
+    }
+
+    #[test]
+    fn a_restarted_front_end_is_told_every_private_conversation() {
+        let (alice, bob) = ("alice@example.org", "bob@example.org");
+        let mut engines = [(alice, engine(alice, "require")), (bob, engine(bob, "require"))];
+        assert!(engines[0].1.states().is_empty(), "no conversation yet");
+        let first = engines[0].1.send(alice, bob, &SecretText::new("hello".into()), 1, Instant::now());
+        carry(&mut engines, first.into_iter().map(|message| (0, message)).collect());
+        let states = engines[0].1.states();
+        assert!(matches!(&states[..], [FromCrypto::Otr { account, event: OtrEvent::State { peer, state: ConversationState::Private, fingerprint: Some(_), .. } }] if account == alice && peer == bob), "{states:?}");
     }
 
     #[test]

@@ -106,7 +106,13 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
                 replies.push(FromCrypto::Sasl { account, attempt, step });
             }
             ToCrypto::SaslEnd { account, attempt } => sasl.end(&account, attempt),
-            ToCrypto::UiStarted => replies.push(FromCrypto::UiAccounts(store.contents().is_some().then(|| store.summaries()))),
+            ToCrypto::UiStarted => {
+                let open = store.contents().is_some();
+                replies.push(FromCrypto::UiAccounts(open.then(|| store.summaries())));
+                if open {
+                    replies.extend(conversations.states());
+                }
+            }
             ToCrypto::NetStarted => {
                 // The new net has no exchange open.
                 sasl.forget_all();
