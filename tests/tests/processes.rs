@@ -87,6 +87,28 @@ fn sigterm_shuts_everything_down_cleanly() {
     }
 }
 
+/// The launcher killed outright (no chance to clean up): the broker sees its
+/// socket close, and every child has PR_SET_PDEATHSIG; nothing is left.
+#[test]
+fn a_killed_launcher_leaves_no_process_behind() {
+    let scratch = Scratch::new("launcher-killed");
+    let mut burrow = Burrow::start(&binary("burrow"), scratch.path());
+    burrow.send("/unlock a passphrase");
+    burrow.expect_event("unlocked", TIMEOUT);
+    let children = burrow.status();
+    let launcher = rustix::process::Pid::from_raw(burrow.child.id() as i32).unwrap();
+    rustix::process::kill_process(launcher, rustix::process::Signal::KILL).unwrap();
+    let _ = burrow.wait(TIMEOUT);
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    for (name, child) in &children {
+        // Not our children: gone from /proc once their parent reaps them.
+        while alive(pid_of(child)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!alive(pid_of(child)), "the {name} outlived its launcher: {child}");
+    }
+}
+
 #[test]
 fn commands_need_an_unlocked_store_or_a_known_account() {
     let scratch = Scratch::new("unsupported");
