@@ -7,13 +7,14 @@
 //! dropped and counted, and its sender is restarted: a correct process never
 //! sends one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use ipc::crypto::{FromCrypto, ToCrypto};
 use ipc::net::{FromNet, ToNet};
 use ipc::ui::{FromUi, ToUi};
 use ipc::import::ImportRequest;
-use ipc::xmpp::{NewAccount, SaslStep};
+use ipc::register::{RegistrationEvent, MAX_REGISTRATIONS};
+use ipc::xmpp::{AccountRequest, NewAccount, SaslStep};
 
 /// A decoded frame and the process it came from.
 #[derive(Debug)]
@@ -36,12 +37,19 @@ pub enum Outbound {
 pub enum BrokerRequest {
     Status,
     Quit,
-    /// An account whose `ca=` file the launcher must read before crypto
-    /// sees the account.
-    ReadCertificates(NewAccount),
+    /// An account (to add, or to register) whose `ca=` file the launcher
+    /// must read before crypto sees the account.
+    ReadCertificates(NewAccount, CertificatesFor),
     /// Files another client keeps, which the launcher must read before
     /// crypto parses them.
     ReadImport(ImportRequest),
+}
+
+/// What an account's certificates are read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificatesFor {
+    Add,
+    Register,
 }
 
 #[derive(Debug)]
@@ -63,7 +71,7 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
         From::Ui(FromUi::Quit)                                                            => Verdict::Broker(BrokerRequest::Quit),
         From::Ui(FromUi::Ping(probe))                        if gates.open_probe(probe.seq) => deliver([To::Crypto(ToCrypto::Ping(probe))]),
         From::Ui(FromUi::AddAccount(account))                if account.ca_pem.is_some()  => Verdict::Drop("AddAccount"),
-        From::Ui(FromUi::AddAccount(account))                if account.ca_path.is_some() && gates.begin_add() => Verdict::Broker(BrokerRequest::ReadCertificates(account)),
+        From::Ui(FromUi::AddAccount(account))                if account.ca_path.is_some() && gates.begin_add() => Verdict::Broker(BrokerRequest::ReadCertificates(account, CertificatesFor::Add)),
         From::Ui(FromUi::AddAccount(account))                if gates.begin_add()         => deliver([To::Crypto(ToCrypto::AddAccount(account))]),
         From::Ui(FromUi::Account { account, request })                                    => deliver([To::Net(ToNet::Request { account, request })]),
         From::Ui(FromUi::Send { account, peer, text, request }) if gates.open_send(request) => deliver([To::Crypto(ToCrypto::Send { account, peer, text, request })]),
@@ -93,6 +101,31 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
         From::Crypto(FromCrypto::Sasl { account, attempt, step }) if gates.sasl_crypto_step(&account, attempt, &step) => deliver([To::Net(ToNet::Sasl { account, attempt, step })]),
         From::Net(FromNet::SaslServer { account, attempt, message }) if gates.sasl_net_step(&account, attempt) => deliver([To::Crypto(ToCrypto::SaslServer { account, attempt, message })]),
         From::Net(FromNet::SaslEnd { account, attempt })     if gates.sasl_end(&account, attempt) => deliver([To::Crypto(ToCrypto::SaslEnd { account, attempt })]),
+        // Registration (XEP-0077): UI → crypto (name, password) → net (form) → UI (answers) → net → crypto (the submission) → net → crypto (store) → UI and net (login).
+        From::Ui(FromUi::Register(account))                  if account.ca_pem.is_some()  => Verdict::Drop("Register"),
+        From::Ui(FromUi::Register(account))                  if account.ca_path.is_some() && gates.begin_register() => Verdict::Broker(BrokerRequest::ReadCertificates(account, CertificatesFor::Register)),
+        From::Ui(FromUi::Register(account))                  if gates.begin_register()    => deliver([To::Crypto(ToCrypto::Register(account))]),
+        From::Crypto(FromCrypto::RegisterRefused { domain, failure }) if gates.refuse_register() => deliver([To::Ui(ToUi::Registration(RegistrationEvent::Failed { registration: None, domain, failure }))]),
+        From::Crypto(FromCrypto::RegisterStart { registration, settings }) if gates.assign_register(registration, &settings.jid) => deliver([To::Net(ToNet::Register { registration, settings })]),
+        From::Net(FromNet::RegisterForm { registration, domain, form }) if gates.register_turn(registration, Turn::Net, Turn::User) => deliver([To::Ui(ToUi::Registration(RegistrationEvent::Form { registration, domain, form }))]),
+        From::Ui(FromUi::RegisterAnswers { registration, answers }) if gates.register_turn(registration, Turn::User, Turn::Net) => deliver([To::Net(ToNet::RegisterAnswers { registration, answers })]),
+        From::Net(FromNet::RegisterReady { registration, iq_id, domain, form, answers, conflict }) if gates.register_turn(registration, Turn::Net, Turn::Crypto) => deliver([To::Crypto(ToCrypto::RegisterReady { registration, iq_id, domain, form, answers, conflict })]),
+        From::Crypto(FromCrypto::RegisterSubmit { registration, stanza }) if gates.register_turn(registration, Turn::Crypto, Turn::Net) => deliver([To::Net(ToNet::RegisterSubmit { registration, stanza })]),
+        From::Crypto(FromCrypto::RegisterAbandon { registration, domain, failure }) if gates.end_register(registration, &[Turn::Crypto]) => deliver([To::Net(ToNet::RegisterAbandon { registration }), To::Ui(ToUi::Registration(RegistrationEvent::Failed { registration: Some(registration), domain, failure }))]),
+        From::Net(FromNet::Registered { registration })      if gates.register_turn(registration, Turn::Net, Turn::Storing) => deliver([To::Crypto(ToCrypto::Registered { registration })]),
+        From::Crypto(FromCrypto::RegisterDone { registration, result: Ok((summary, settings)), .. }) if gates.end_register(registration, &[Turn::Storing]) => {
+            let account = summary.jid.clone();
+            deliver([To::Ui(ToUi::Registration(RegistrationEvent::Registered { registration, account: summary })), To::Net(ToNet::AccountAdded(settings)), To::Net(ToNet::Request { account, request: AccountRequest::Connect })])
+        }
+        From::Crypto(FromCrypto::RegisterDone { registration, domain, result: Err(failure) }) if gates.end_register(registration, &[Turn::Storing]) => deliver([To::Ui(ToUi::Registration(RegistrationEvent::Failed { registration: Some(registration), domain, failure }))]),
+        From::Net(FromNet::RegisterFailed { registration, domain, failure }) if gates.end_register(registration, &[Turn::Net, Turn::User, Turn::Crypto]) => deliver([To::Crypto(ToCrypto::RegisterFailed { registration }), To::Ui(ToUi::Registration(RegistrationEvent::Failed { registration: Some(registration), domain, failure }))]),
+        // A registration that ended while another process was answering it
+        // (the stream failed while crypto wrote the submission, the user
+        // answered a form that timed out, a process restarted): the late
+        // answer is absorbed, not held against its sender.
+        From::Ui(FromUi::RegisterAnswers { registration, .. }) if gates.register_over(registration) => Verdict::Deliver(Vec::new()),
+        From::Crypto(FromCrypto::RegisterSubmit { registration, .. } | FromCrypto::RegisterAbandon { registration, .. } | FromCrypto::RegisterDone { registration, .. }) if gates.register_over(registration) => Verdict::Deliver(Vec::new()),
+        From::Net(FromNet::RegisterForm { registration, .. } | FromNet::RegisterReady { registration, .. } | FromNet::Registered { registration } | FromNet::RegisterFailed { registration, .. }) if gates.register_over(registration) => Verdict::Deliver(Vec::new()),
         refused => Verdict::Drop(refused.kind()),
     }
 }
@@ -147,7 +180,29 @@ pub struct Gates {
     incoming: HashSet<u64>,
     /// One open SASL exchange per account: its attempt and whose turn it is.
     sasl: HashMap<String, (u64, SaslTurn)>,
+    /// Registrations sent to crypto that have no number yet.
+    registers_unnumbered: usize,
+    /// Open registrations: whose turn it is, and the domain.
+    registrations: HashMap<u64, (Turn, String)>,
+    /// The last registrations that ended, whose late answers are absorbed.
+    registrations_ended: VecDeque<u64>,
 }
+
+/// Whose turn it is in a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// Net fetches the form, or submits and waits for the server.
+    Net,
+    /// The user has the form.
+    User,
+    /// Crypto writes the submission.
+    Crypto,
+    /// The server created the account; crypto stores it.
+    Storing,
+}
+
+/// Ended registrations remembered for their late answers.
+const REGISTRATIONS_REMEMBERED: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SaslTurn {
@@ -306,6 +361,91 @@ impl Gates {
         true
     }
 
+    fn begin_register(&mut self) -> bool {
+        self.registers_unnumbered + self.registrations.len() < MAX_REGISTRATIONS && {
+            self.registers_unnumbered += 1;
+            true
+        }
+    }
+
+    /// The launcher could not read a registration's certificates.
+    pub fn abandon_register(&mut self) {
+        self.registers_unnumbered = self.registers_unnumbered.saturating_sub(1);
+    }
+
+    fn refuse_register(&mut self) -> bool {
+        self.registers_unnumbered > 0 && {
+            self.registers_unnumbered -= 1;
+            true
+        }
+    }
+
+    fn assign_register(&mut self, registration: u64, domain: &str) -> bool {
+        if self.registers_unnumbered == 0 || self.registrations.contains_key(&registration) || self.registrations_ended.contains(&registration) {
+            return false;
+        }
+        self.registers_unnumbered -= 1;
+        self.registrations.insert(registration, (Turn::Net, domain.to_owned()));
+        true
+    }
+
+    fn register_turn(&mut self, registration: u64, from: Turn, to: Turn) -> bool {
+        match self.registrations.get_mut(&registration) {
+            Some((turn, _)) if *turn == from => {
+                *turn = to;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn end_register(&mut self, registration: u64, allowed: &[Turn]) -> bool {
+        match self.registrations.get(&registration) {
+            Some((turn, _)) if allowed.contains(turn) => {
+                self.registrations.remove(&registration);
+                self.remember_ended(registration);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn remember_ended(&mut self, registration: u64) {
+        if self.registrations_ended.len() >= REGISTRATIONS_REMEMBERED {
+            self.registrations_ended.pop_front();
+        }
+        self.registrations_ended.push_back(registration);
+    }
+
+    fn register_over(&self, registration: u64) -> bool {
+        self.registrations_ended.contains(&registration)
+    }
+
+    /// Registrations a process took with it when it went away: ended, and
+    /// returned (number, domain) for the UI to be told.
+    fn end_registrations_where(&mut self, lost: impl Fn(Turn) -> bool) -> Vec<(u64, String)> {
+        let ended: Vec<u64> = self.registrations.iter().filter(|(_, (turn, _))| lost(*turn)).map(|(number, _)| *number).collect();
+        ended
+            .into_iter()
+            .filter_map(|number| {
+                let (_, domain) = self.registrations.remove(&number)?;
+                self.remember_ended(number);
+                Some((number, domain))
+            })
+            .collect()
+    }
+
+    /// Crypto went away with the names and passwords: every open
+    /// registration is over (net's late messages are absorbed).
+    pub fn forget_crypto_registrations(&mut self) -> Vec<(u64, String)> {
+        self.end_registrations_where(|_| true)
+    }
+
+    /// Net went away: every open registration's stream is gone.
+    pub fn forget_net_registrations(&mut self) -> Vec<(u64, String)> {
+        self.end_registrations_where(|_| true)
+    }
+
     /// The crypto process went away: its pending answers will never come.
     /// Returns whether an unlock was waiting.
     pub fn forget_crypto(&mut self) -> bool {
@@ -317,6 +457,7 @@ impl Gates {
         self.sasl.clear();
         self.passphrase_change_pending = false;
         self.import_pending = false;
+        self.registers_unnumbered = 0;
         std::mem::replace(&mut self.unlock_pending, false)
     }
 
@@ -492,6 +633,6 @@ mod tests {
         };
         assert!(matches!(route(Inbound::Ui(FromUi::AddAccount(account.clone())), &mut gates), Verdict::Drop("AddAccount")));
         let honest = ipc::xmpp::NewAccount { ca_pem: None, ..account };
-        assert!(matches!(route(Inbound::Ui(FromUi::AddAccount(honest)), &mut gates), Verdict::Broker(BrokerRequest::ReadCertificates(_))));
+        assert!(matches!(route(Inbound::Ui(FromUi::AddAccount(honest)), &mut gates), Verdict::Broker(BrokerRequest::ReadCertificates(_, CertificatesFor::Add))));
     }
 }

@@ -66,6 +66,77 @@ impl Output {
         );
     }
 
+    /// Burrow's extension: a server's registration form, for the user to
+    /// answer with `/register-answer` (or `/register-cancel`).
+    pub fn register_form(&self, registration: u64, domain: &str, form: &ipc::register::RegistrationForm) {
+        use ipc::register::FieldKind;
+        let kind = |kind: FieldKind| match kind {
+            FieldKind::Text => "text",
+            FieldKind::Private => "private",
+            FieldKind::Multi => "multi",
+            FieldKind::Boolean => "boolean",
+            FieldKind::List => "list",
+            FieldKind::Fixed => "fixed",
+            FieldKind::Hidden => "hidden",
+        };
+        let shown: Vec<&ipc::register::FormField> = form.fields.iter().filter(|field| field.kind != FieldKind::Hidden).collect();
+        let fields: Vec<Value> = shown
+            .iter()
+            .map(|field| {
+                json!({
+                    "var": field.var,
+                    "type": kind(field.kind),
+                    "label": field.shown_label(),
+                    "description": field.description,
+                    "required": field.required,
+                    "values": field.values,
+                    "options": field.options.iter().map(|(label, value)| json!({ "label": label, "value": value })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let mut human = format!("{domain} asks for more before it creates the account (form {registration}):");
+        for text in &form.instructions {
+            human.push_str(&format!("\n  {}", text.replace('\n', "\n  ")));
+        }
+        for field in &shown {
+            match field.kind {
+                FieldKind::Fixed => human.push_str(&format!("\n  {}", field.values.join(" "))),
+                _ => human.push_str(&format!(
+                    "\n  {}={} ({}{}){}",
+                    field.var,
+                    field.values.first().map(String::as_str).unwrap_or(""),
+                    field.shown_label(),
+                    if field.required { ", required" } else { "" },
+                    field.description.as_deref().map(|desc| format!(": {desc}")).unwrap_or_default()
+                )),
+            }
+            if !field.options.is_empty() {
+                let choices: Vec<String> = field.options.iter().map(|(label, value)| format!("{value} ({label})")).collect();
+                human.push_str(&format!(" choices: {}", choices.join(", ")));
+            }
+        }
+        human.push_str(&format!("\nAnswer with /register-answer {registration} FIELD=VALUE …, or /register-cancel {registration}."));
+        self.emit("register", json!({ "registration": registration, "domain": domain, "instructions": form.instructions, "fields": fields }), human);
+    }
+
+    /// Burrow's extension: the new account exists and is in the store.
+    pub fn registered(&self, registration: u64, account: &str) {
+        self.emit(
+            "registered",
+            json!({ "registration": registration, "account": account }),
+            format!("created {account}, with a strong random password kept in the encrypted store; it logs in now"),
+        );
+    }
+
+    /// A registration that failed: an `error` with the domain (and number).
+    pub fn register_error(&self, registration: Option<u64>, domain: &str, failure: &Failure) {
+        self.emit(
+            "error",
+            json!({ "code": failure.code.name(), "message": failure.message, "domain": domain, "registration": registration }),
+            format!("error ({}) [{domain}]: {}", failure.code.name(), failure.message),
+        );
+    }
+
     pub fn passphrase_changed(&self) {
         self.emit("passphrase-changed", json!({}), "The store's passphrase was changed.".into());
     }

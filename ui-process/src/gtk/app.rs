@@ -9,6 +9,7 @@ use std::rc::Rc;
 use gtk4 as gtk;
 use gtk4::prelude::*;
 use ipc::otr::{ConversationState, OtrEvent};
+use ipc::register::RegistrationEvent;
 use ipc::ui::{FromUi, ToUi};
 use ipc::xmpp::{AccountRequest, AccountStatus, ConnectionState, NetEvent, RosterEntry, SubscriptionKind};
 use ipc::{ErrorCode, Role};
@@ -16,6 +17,7 @@ use tokio::sync::mpsc;
 
 use super::account_form::AccountForm;
 use super::conversation::Conversation;
+use super::register_form::RegisterForm;
 use super::store_page::StorePage;
 use super::widgets::{button, clear, entry, horizontal, margins, named, plain_label, vertical};
 use crate::i18n::{tr, tr_with};
@@ -49,6 +51,9 @@ pub struct App {
     /// The roster rows' keys, in the order of the list's rows.
     roster_keys: RefCell<Vec<Key>>,
     form: RefCell<Option<Rc<AccountForm>>>,
+    register_form: RefCell<Option<Rc<RegisterForm>>>,
+    /// The App itself, for callbacks made after it was built.
+    this: RefCell<std::rc::Weak<App>>,
     conversations: RefCell<HashMap<Key, Rc<Conversation>>>,
     next_request: Rc<Cell<u64>>,
     quitting: Cell<bool>,
@@ -84,6 +89,7 @@ impl App {
         let accounts_list: gtk::ListBox = named("GtkListBox", &tr("Accounts"));
         accounts_list.set_selection_mode(gtk::SelectionMode::None);
         let add_account = button(&tr("Add account…"), &tr("Add an existing account"));
+        let create_account = button(&tr("Create a new account…"), &tr("Create a new account on a server, with a random name and a strong password"));
         let roster_heading = plain_label(&tr("Contacts"));
         roster_heading.add_css_class("heading");
         let roster_list: gtk::ListBox = named("GtkListBox", &tr("Contacts; Enter opens a conversation"));
@@ -96,7 +102,7 @@ impl App {
         let write = button(&tr("Write"), &tr("Open a conversation with this address"));
         contact_bar.append(&add_contact);
         contact_bar.append(&write);
-        for widget in [accounts_heading.upcast_ref::<gtk::Widget>(), accounts_list.upcast_ref(), add_account.upcast_ref(), roster_heading.upcast_ref(), roster_scroller.upcast_ref(), contact.upcast_ref(), contact_bar.upcast_ref()] {
+        for widget in [accounts_heading.upcast_ref::<gtk::Widget>(), accounts_list.upcast_ref(), add_account.upcast_ref(), create_account.upcast_ref(), roster_heading.upcast_ref(), roster_scroller.upcast_ref(), contact.upcast_ref(), contact_bar.upcast_ref()] {
             side.append(widget);
         }
         let notebook: gtk::Notebook = named("GtkNotebook", &tr("Conversations"));
@@ -121,15 +127,24 @@ impl App {
             known: RefCell::new(Known::default()),
             roster_keys: RefCell::new(Vec::new()),
             form: RefCell::new(None),
+            register_form: RefCell::new(None),
+            this: RefCell::new(std::rc::Weak::new()),
             conversations: RefCell::new(HashMap::new()),
             next_request: Rc::new(Cell::new(0)),
             quitting: Cell::new(false),
         });
+        *app.this.borrow_mut() = Rc::downgrade(&app);
 
         let weak = Rc::downgrade(&app);
         add_account.connect_clicked(move |_| {
             if let Some(app) = weak.upgrade() {
                 app.open_account_form();
+            }
+        });
+        let weak = Rc::downgrade(&app);
+        create_account.connect_clicked(move |_| {
+            if let Some(app) = weak.upgrade() {
+                app.open_register_form();
             }
         });
         let weak = Rc::downgrade(&app);
@@ -279,6 +294,7 @@ impl App {
                 self.refresh_accounts();
             }
             ToUi::Imported(Err(failure)) => self.say(&failure.message),
+            ToUi::Registration(event) => self.registration_event(event),
         }
     }
 
@@ -469,11 +485,57 @@ impl App {
             form.window.present();
             return;
         }
+        let weak = self.this.borrow().clone();
+        let create_instead: Rc<dyn Fn()> = Rc::new(move || {
+            if let Some(app) = weak.upgrade() {
+                if let Some(form) = app.form.borrow_mut().take() {
+                    form.window.close();
+                }
+                app.open_register_form();
+            }
+        });
+        let form = AccountForm::open(&self.window, self.sender(), create_instead);
+        *self.form.borrow_mut() = Some(form);
+    }
+
+    fn sender(&self) -> Rc<dyn Fn(FromUi)> {
         let sender = self.outgoing.clone();
         let line = self.status_line.clone();
-        let send: Rc<dyn Fn(FromUi)> = Rc::new(move |message| send_now(&sender, &line, message));
-        let form = AccountForm::open(&self.window, send);
-        *self.form.borrow_mut() = Some(form);
+        Rc::new(move |message| send_now(&sender, &line, message))
+    }
+
+    fn open_register_form(&self) {
+        if let Some(form) = self.register_form.borrow().as_ref() {
+            if form.window.is_visible() {
+                form.window.present();
+                return;
+            }
+        }
+        let form = RegisterForm::open(&self.window, self.sender());
+        *self.register_form.borrow_mut() = Some(form);
+    }
+
+    fn registration_event(&self, event: RegistrationEvent) {
+        let open = self.register_form.borrow().as_ref().filter(|form| form.window.is_visible()).cloned();
+        match event {
+            RegistrationEvent::Form { registration, domain, form } => match open {
+                Some(window) => window.show_form(registration, &domain, form),
+                // The window was closed: nobody will answer.
+                None => self.send(FromUi::RegisterAnswers { registration, answers: None }),
+            },
+            RegistrationEvent::Registered { account, .. } => {
+                if let Some(window) = self.register_form.borrow_mut().take() {
+                    window.window.close();
+                }
+                self.say(&tr_with("Created {account}, with a strong random password kept in the encrypted store. It logs in now.", &[("account", &account.jid)]));
+                self.known.borrow_mut().accounts.push(account.jid);
+                self.refresh_accounts();
+            }
+            RegistrationEvent::Failed { failure, .. } => match open {
+                Some(window) => window.failed(&failure.message),
+                None => self.say(&failure.message),
+            },
+        }
     }
 
     /// The address typed in the contact field, for the first account.

@@ -8,6 +8,7 @@ mod account_form;
 mod app;
 mod bridge;
 mod conversation;
+mod register_form;
 mod store_page;
 mod widgets;
 
