@@ -635,4 +635,91 @@ mod tests {
         let honest = ipc::xmpp::NewAccount { ca_pem: None, ..account };
         assert!(matches!(route(Inbound::Ui(FromUi::AddAccount(honest)), &mut gates), Verdict::Broker(BrokerRequest::ReadCertificates(_, CertificatesFor::Add))));
     }
+
+    fn domain_account() -> NewAccount {
+        NewAccount {
+            jid: "example.org".into(),
+            password: ipc::secret::SecretText::new(String::new()),
+            server: None,
+            onion: None,
+            transport: ipc::xmpp::Transport::StartTls,
+            ca_path: None,
+            ca_pem: None,
+            spki_pin: None,
+            tor: ipc::xmpp::TorMode::Auto,
+            policy: None,
+            allow_plain: false,
+        }
+    }
+
+    fn settings() -> ipc::xmpp::ConnectionSettings {
+        ipc::xmpp::ConnectionSettings { jid: "example.org".into(), server: None, onion: None, transport: ipc::xmpp::Transport::StartTls, extra_anchors_pem: None, spki_pin: None, tor: ipc::xmpp::TorMode::Auto }
+    }
+
+    fn form() -> ipc::register::RegistrationForm {
+        ipc::register::RegistrationForm { kind: ipc::register::FormKind::Legacy, instructions: vec![], fields: vec![], username_var: "username".into(), password_var: "password".into() }
+    }
+
+    fn ready(registration: u64) -> Inbound {
+        Inbound::Net(FromNet::RegisterReady { registration, iq_id: "i".into(), domain: "example.org".into(), form: form(), answers: vec![], conflict: false })
+    }
+
+    fn submit(registration: u64) -> Inbound {
+        Inbound::Crypto(FromCrypto::RegisterSubmit { registration, stanza: ipc::secret::SecretText::new("<iq/>".into()) })
+    }
+
+    #[test]
+    fn a_registration_goes_turn_by_turn_and_only_when_asked() {
+        let mut gates = Gates::default();
+        let start = |registration| Inbound::Crypto(FromCrypto::RegisterStart { registration, settings: settings() });
+        // Crypto cannot open a registration the UI did not ask for.
+        assert!(matches!(route(start(1), &mut gates), Verdict::Drop("RegisterStart")));
+        assert!(matches!(route(Inbound::Ui(FromUi::Register(domain_account())), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Crypto(ToCrypto::Register(_))])));
+        assert!(matches!(route(start(1), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Net(ToNet::Register { .. })])));
+        assert!(matches!(route(start(2), &mut gates), Verdict::Drop("RegisterStart")), "one request, one registration");
+        // The submission (with the password) only answers net's readiness.
+        assert!(matches!(route(submit(1), &mut gates), Verdict::Drop("RegisterSubmit")));
+        let form_shown = Inbound::Net(FromNet::RegisterForm { registration: 1, domain: "example.org".into(), form: form() });
+        assert!(matches!(route(form_shown, &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Ui(ToUi::Registration(_))])));
+        // Net waits for the user: it may not ask crypto meanwhile.
+        assert!(matches!(route(ready(1), &mut gates), Verdict::Drop("RegisterReady")));
+        let answers = || Inbound::Ui(FromUi::RegisterAnswers { registration: 1, answers: Some(vec![]) });
+        assert!(matches!(route(answers(), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Net(ToNet::RegisterAnswers { .. })])));
+        assert!(matches!(route(answers(), &mut gates), Verdict::Drop("RegisterAnswers")));
+        assert!(matches!(route(ready(1), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Crypto(ToCrypto::RegisterReady { .. })])));
+        assert!(matches!(route(submit(1), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Net(ToNet::RegisterSubmit { .. })])));
+        assert!(matches!(route(submit(1), &mut gates), Verdict::Drop("RegisterSubmit")), "one submission per readiness");
+        assert!(matches!(route(Inbound::Net(FromNet::Registered { registration: 1 }), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Crypto(ToCrypto::Registered { .. })])));
+        let done = Inbound::Crypto(FromCrypto::RegisterDone { registration: 1, domain: "example.org".into(), result: Ok((ipc::AccountSummary { jid: "n@example.org".into() }, settings())) });
+        // The UI hears of it; net learns the account and logs it in.
+        assert!(matches!(route(done, &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Ui(ToUi::Registration(_)), Outbound::Net(ToNet::AccountAdded(_)), Outbound::Net(ToNet::Request { request: AccountRequest::Connect, .. })])));
+    }
+
+    #[test]
+    fn a_late_answer_to_a_failed_registration_is_absorbed_not_punished() {
+        let mut gates = Gates::default();
+        route(Inbound::Ui(FromUi::Register(domain_account())), &mut gates);
+        route(Inbound::Crypto(FromCrypto::RegisterStart { registration: 5, settings: settings() }), &mut gates);
+        assert!(matches!(route(ready(5), &mut gates), Verdict::Deliver(_)));
+        // The stream broke while crypto wrote the submission.
+        let failed = Inbound::Net(FromNet::RegisterFailed { registration: 5, domain: "example.org".into(), failure: Failure::new(ErrorCode::Connect, "gone") });
+        assert!(matches!(route(failed, &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Crypto(ToCrypto::RegisterFailed { .. }), Outbound::Ui(ToUi::Registration(_))])));
+        assert!(matches!(route(submit(5), &mut gates), Verdict::Deliver(to) if to.is_empty()));
+        // A number never opened is still refused.
+        assert!(matches!(route(submit(6), &mut gates), Verdict::Drop("RegisterSubmit")));
+    }
+
+    #[test]
+    fn registrations_at_once_are_capped_and_certificate_bytes_are_not_the_ui_s() {
+        let mut gates = Gates::default();
+        for _ in 0..MAX_REGISTRATIONS {
+            assert!(matches!(route(Inbound::Ui(FromUi::Register(domain_account())), &mut gates), Verdict::Deliver(_)));
+        }
+        assert!(matches!(route(Inbound::Ui(FromUi::Register(domain_account())), &mut gates), Verdict::Drop("Register")));
+        let mut gates = Gates::default();
+        let smuggled = NewAccount { ca_pem: Some(b"x".to_vec()), ..domain_account() };
+        assert!(matches!(route(Inbound::Ui(FromUi::Register(smuggled)), &mut gates), Verdict::Drop("Register")));
+        let with_file = NewAccount { ca_path: Some("/tmp/ca.pem".into()), ..domain_account() };
+        assert!(matches!(route(Inbound::Ui(FromUi::Register(with_file)), &mut gates), Verdict::Broker(BrokerRequest::ReadCertificates(_, CertificatesFor::Register))));
+    }
 }
