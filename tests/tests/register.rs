@@ -168,3 +168,20 @@ fn a_bad_domain_or_a_locked_store_is_refused_before_anything_is_sent() {
     let bad = burrow.expect_event("error", Duration::from_secs(10));
     assert!(bad["message"].as_str().unwrap().contains("not a server"), "{bad}");
 }
+
+#[test]
+fn a_new_account_on_ejabberd_logs_in() {
+    use burrow_tests::servers::ejabberd::{Ejabberd, ScramHash, Storage};
+    let server = Ejabberd::start_with_registration(Storage::Scram(ScramHash::Sha256));
+    let scratch = Scratch::new("register-ejabberd");
+    let mut burrow = Burrow::unlocked(&scratch.path().join("profile"));
+    let options = format!("server=127.0.0.1:{} ca={} policy=manual", server.starttls_port(), server.ca_pem_path().display());
+    burrow.send(&format!("/register {} {options}", server.domain()));
+    let created = registered(&mut burrow);
+    assert_eq!(created["event"], "registered", "{created}");
+    let jid = created["account"].as_str().unwrap().to_owned();
+    assert!(is_random_name(&jid, server.domain()), "{jid}");
+    let login = burrow.expect("the login", LOGIN, |event| event["account"] == jid.as_str() && ((event["event"] == "account" && event["state"] == "online") || event["event"] == "error"));
+    assert_eq!(login["event"], "account", "{login}");
+    assert!(login["sasl"].as_str().unwrap_or("").starts_with("SCRAM-SHA-256"), "{login}");
+}

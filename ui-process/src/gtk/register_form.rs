@@ -65,8 +65,7 @@ impl RegisterForm {
         let mut names: Vec<String> = KNOWN_SERVERS.iter().map(|(domain, _)| (*domain).to_owned()).collect();
         names.push(tr("Another server…"));
         let server = drop_down(&names, &tr("The server on which to create the account"));
-        let other = entry(&tr("example.org"), &tr("The other server's domain"));
-        other.set_sensitive(false);
+        let other = entry(&tr("example.org"), &tr("Another server's domain, instead of one from the list"));
         let address = entry(&tr("optional: HOST:PORT"), &tr("Server address and port, if not the domain's own"));
         let certificate = entry(&tr("optional: /path/to/ca.pem"), &tr("A certificate file to trust for this server only"));
         let tor_names = [tr("Tor: choose automatically"), tr("Tor: the system's Tor"), tr("Tor: Burrow's own Tor")];
@@ -127,13 +126,23 @@ impl RegisterForm {
             send,
             shown: RefCell::new(None),
         });
+        // Typing a domain chooses "Another server…": the list and the field
+        // never disagree, and the keyboard needs no trip through the list.
+        let weak = Rc::downgrade(&form);
+        form.other.connect_changed(move |other| {
+            if let Some(form) = weak.upgrade() {
+                if !other.text().trim().is_empty() {
+                    form.server.set_selected(KNOWN_SERVERS.len() as u32);
+                }
+            }
+        });
         let weak = Rc::downgrade(&form);
         form.server.connect_selected_notify(move |server| {
             if let Some(form) = weak.upgrade() {
-                let another = server.selected() as usize == KNOWN_SERVERS.len();
-                form.other.set_sensitive(another);
-                if another {
+                if server.selected() as usize == KNOWN_SERVERS.len() {
                     form.other.grab_focus();
+                } else {
+                    form.other.set_text("");
                 }
             }
         });
