@@ -17,6 +17,11 @@ from window import fail, focus_window, focused, frame, key, named, press, screen
 artifacts, passphrase, domain, server, ca_path, full_name = sys.argv[1:7]
 window.artifacts = artifacts
 
+
+def button(*names):
+    """A push button by its accessible name or its visible label."""
+    return lambda node: node.getRoleName() == "push button" and node.name in names
+
 main = frame("Burrow")
 first = wait_for("the passphrase field", named("password text", "Passphrase"), main)
 focus_window("Burrow")
@@ -29,7 +34,7 @@ key("Return")
 
 # The add-account form opens on first run; it offers to create one instead.
 form = frame("Add an account")
-instead = wait_for("the create-instead button", named("push button", "Create a new account on a server, with a random name and a strong password"), form)
+instead = wait_for("the create-instead button", button("Create a new account on a server, with a random name and a strong password", "Create a new account instead…"), form)
 screenshot("add-account")
 press(instead)
 
@@ -58,7 +63,7 @@ for name, wanted in fields.items():
     if got != wanted:
         fail(f"the field {name!r} holds {got!r}, not what was typed")
 screenshot("server-chosen")
-press(wait_for("the Create account button", named("push button", "Create a new account on this server"), create))
+press(wait_for("the Create account button", button("Create a new account on this server", "Create account"), create))
 
 # The server asks for a full name: its form, as plain text and a field.
 wait_for("the server's question", named("label", f"{domain} asks for this before it creates the account:"), create)
@@ -72,9 +77,10 @@ key("Return")
 
 # The new account: a random name, listed, and online by itself.
 pattern = re.compile(r"^[a-z][a-z0-9]{11}@" + re.escape(domain) + "$")
-account = wait_for("the new account in the list", lambda node: node.getRoleName() == "label" and pattern.match(node.name or ""), main)
-status = wait_for("the new account online", lambda node: node.getRoleName() == "label" and node.name.startswith("online"), main)
+# The list is rebuilt as the account's state changes: names are read at once.
+account = wait_for("the new account in the list", lambda node: node.getRoleName() == "label" and pattern.match(node.name or ""), main).name
+status = wait_for("the new account online", lambda node: node.getRoleName() == "label" and node.name.startswith("online"), main).name
 screenshot("registered-online")
-print(f"account: {account.name}", flush=True)
-print(f"account line: {status.name}", flush=True)
+print(f"account: {account}", flush=True)
+print(f"account line: {status}", flush=True)
 print("ok", flush=True)

@@ -56,7 +56,7 @@ impl RegisterForm {
         let root = vertical(10);
         margins(&root, 16);
         let about = plain_label(&tr(
-            "Burrow creates the account for you, in one step: a random user name and a strong random password, which are kept in your encrypted store. You do not need to remember or type them. The server learns the password, as with any account; the connection goes through Tor.",
+            "Burrow creates the account for you, in one step: a random user name and a strong random password, which are kept in your encrypted store. You do not need to remember or type them. The server learns the password, as with any account; the connection goes through Tor, unless the server is on this computer.",
         ));
         let choose = vertical(8);
         let grid = gtk::Grid::new();
