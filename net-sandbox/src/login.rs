@@ -79,7 +79,7 @@ fn tls_failure(error: TlsError) -> LoginError {
     }
 }
 
-pub(crate) fn capitalise(text: &str) -> String {
+fn capitalise(text: &str) -> String {
     let mut characters = text.chars();
     match characters.next() {
         Some(first) => first.to_uppercase().chain(characters).collect(),

@@ -94,28 +94,30 @@ impl Output {
                 })
             })
             .collect();
-        let mut human = format!("{domain} asks for more before it creates the account (form {registration}):");
-        for text in &form.instructions {
-            human.push_str(&format!("\n  {}", text.replace('\n', "\n  ")));
-        }
+        // One line: the human form replaces control characters, newlines too.
+        let mut parts: Vec<String> = form.instructions.iter().map(|text| text.replace('\n', " ")).collect();
         for field in &shown {
-            match field.kind {
-                FieldKind::Fixed => human.push_str(&format!("\n  {}", field.values.join(" "))),
-                _ => human.push_str(&format!(
-                    "\n  {}={} ({}{}){}",
+            let mut part = match field.kind {
+                FieldKind::Fixed => field.values.join(" "),
+                _ => format!(
+                    "{}={} ({}{}){}",
                     field.var,
                     field.values.first().map(String::as_str).unwrap_or(""),
                     field.shown_label(),
                     if field.required { ", required" } else { "" },
                     field.description.as_deref().map(|desc| format!(": {desc}")).unwrap_or_default()
-                )),
-            }
+                ),
+            };
             if !field.options.is_empty() {
                 let choices: Vec<String> = field.options.iter().map(|(label, value)| format!("{value} ({label})")).collect();
-                human.push_str(&format!(" choices: {}", choices.join(", ")));
+                part.push_str(&format!(", choices: {}", choices.join(", ")));
             }
+            parts.push(part);
         }
-        human.push_str(&format!("\nAnswer with /register-answer {registration} FIELD=VALUE …, or /register-cancel {registration}."));
+        let human = format!(
+            "{domain} asks for more before it creates the account (form {registration}): {}. Answer with /register-answer {registration} FIELD=VALUE …, or /register-cancel {registration}.",
+            parts.join(" | ")
+        );
         self.emit("register", json!({ "registration": registration, "domain": domain, "instructions": form.instructions, "fields": fields }), human);
     }
 

@@ -28,6 +28,13 @@ enum Answer {
     Choice(gtk::DropDown, Vec<String>),
 }
 
+/// The server's form on screen: its number, the form, the answers' widgets.
+struct Shown {
+    registration: u64,
+    form: RegistrationForm,
+    answers: Vec<(String, Answer)>,
+}
+
 pub struct RegisterForm {
     pub window: gtk::Window,
     server: gtk::DropDown,
@@ -41,9 +48,8 @@ pub struct RegisterForm {
     submit: gtk::Button,
     message: gtk::Label,
     send: Rc<dyn Fn(FromUi)>,
-    /// The form on screen (closing the window cancels it): its number,
-    /// the form, and the answers' widgets.
-    shown: RefCell<Option<(u64, RegistrationForm, Vec<(String, Answer)>)>>,
+    /// The form on screen; closing the window cancels it.
+    shown: RefCell<Option<Shown>>,
 }
 
 impl RegisterForm {
@@ -271,7 +277,7 @@ impl RegisterForm {
         self.submit.set_sensitive(true);
         self.window.set_default_widget(Some(&self.submit));
         self.message.set_visible(false);
-        *self.shown.borrow_mut() = Some((registration, form, answers));
+        *self.shown.borrow_mut() = Some(Shown { registration, form, answers });
         match first {
             Some(widget) => {
                 widget.grab_focus();
@@ -285,7 +291,7 @@ impl RegisterForm {
     fn send_answers(&self) {
         let answers = {
             let shown = self.shown.borrow();
-            let Some((registration, form, widgets)) = shown.as_ref() else { return };
+            let Some(Shown { registration, form, answers: widgets }) = shown.as_ref() else { return };
             let answers: Vec<(String, String)> = widgets
                 .iter()
                 .map(|(var, answer)| {
@@ -312,7 +318,7 @@ impl RegisterForm {
 
     /// Closing the window while the server's form is shown cancels it.
     fn cancel_shown(&self) {
-        if let Some((registration, _, _)) = self.shown.borrow_mut().take() {
+        if let Some(Shown { registration, .. }) = self.shown.borrow_mut().take() {
             (self.send)(FromUi::RegisterAnswers { registration, answers: None });
         }
     }
