@@ -12,6 +12,7 @@ use ipc::crypto::{FromCrypto, ToCrypto};
 use ipc::handshake::{self, ChildHello};
 use ipc::launcher::{ExitHow, FromLauncher, ToLauncher};
 use ipc::net::{FromNet, ToNet};
+use ipc::register::RegistrationEvent;
 use ipc::ui::{FromUi, ToUi};
 use ipc::{
     codec, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, FrameReader, FrameWriter,
@@ -167,7 +168,7 @@ struct Router {
     gates: Gates,
     shutting_down: bool,
     /// Accounts held while the launcher reads their `ca=` file.
-    accounts_awaiting_certificates: HashMap<u64, ipc::xmpp::NewAccount>,
+    accounts_awaiting_certificates: HashMap<u64, (ipc::xmpp::NewAccount, routing::CertificatesFor)>,
     next_certificate_request: u64,
     /// The import whose files the launcher is reading: its number and request.
     import_awaiting_files: Option<(u64, ipc::import::ImportRequest)>,
@@ -290,15 +291,24 @@ impl Router {
                 }
             }
             Event::Launcher(FromLauncher::Certificates { request, result }, _) => {
-                if let Some(mut account) = self.accounts_awaiting_certificates.remove(&request) {
-                    match result {
-                        Ok(pem) => {
+                if let Some((mut account, purpose)) = self.accounts_awaiting_certificates.remove(&request) {
+                    match (result, purpose) {
+                        (Ok(pem), routing::CertificatesFor::Add) => {
                             account.ca_pem = Some(pem);
                             self.deliver(Outbound::Crypto(ToCrypto::AddAccount(account)));
                         }
-                        Err(problem) => {
+                        (Ok(pem), routing::CertificatesFor::Register) => {
+                            account.ca_pem = Some(pem);
+                            self.deliver(Outbound::Crypto(ToCrypto::Register(account)));
+                        }
+                        (Err(problem), routing::CertificatesFor::Add) => {
                             self.gates.abandon_add();
                             self.deliver(Outbound::Ui(ToUi::AccountRefused(Failure::new(ErrorCode::BadFile, format!("The ca= file cannot be used: {problem}.")))));
+                        }
+                        (Err(problem), routing::CertificatesFor::Register) => {
+                            self.gates.abandon_register();
+                            let failure = Failure::new(ErrorCode::BadFile, format!("No account was created: the ca= file cannot be used: {problem}."));
+                            self.deliver(Outbound::Ui(ToUi::Registration(RegistrationEvent::Failed { registration: None, domain: account.jid, failure })));
                         }
                     }
                 }
@@ -448,11 +458,11 @@ impl Router {
                     let _ = self.events.send(Event::LauncherGone);
                 }
             }
-            Verdict::Broker(BrokerRequest::ReadCertificates(account)) => {
+            Verdict::Broker(BrokerRequest::ReadCertificates(account, purpose)) => {
                 let request = self.next_certificate_request;
                 self.next_certificate_request += 1;
                 let path = account.ca_path.clone().unwrap_or_default();
-                self.accounts_awaiting_certificates.insert(request, account);
+                self.accounts_awaiting_certificates.insert(request, (account, purpose));
                 if self.launcher.send(&ToLauncher::ReadCertificates { request, path }).await.is_err() {
                     let _ = self.events.send(Event::LauncherGone);
                 }
@@ -540,6 +550,10 @@ impl Router {
                 // Their addition is void: crypto's answer could no longer pass.
                 self.accounts_awaiting_certificates.clear();
                 self.import_awaiting_files = None;
+                for (registration, domain) in self.gates.forget_crypto_registrations() {
+                    let failure = Failure::new(ErrorCode::ChildRestarted, "The key process stopped during the registration, so Burrow does not know the new account's password; nothing was saved. Unlock again and create the account anew.");
+                    self.deliver(Outbound::Ui(ToUi::Registration(RegistrationEvent::Failed { registration: Some(registration), domain, failure })));
+                }
                 if self.gates.forget_crypto() {
                     self.deliver(Outbound::Ui(ToUi::Failed(Failure::new(
                         ErrorCode::ChildRestarted,
@@ -547,7 +561,14 @@ impl Router {
                     ))));
                 }
             }
-            Role::Net => self.gates.forget_net(),
+            Role::Net => {
+                for (registration, domain) in self.gates.forget_net_registrations() {
+                    let failure = Failure::new(ErrorCode::ChildRestarted, "The network process stopped during the registration; no account was saved. Try again.");
+                    self.deliver(Outbound::Crypto(ToCrypto::RegisterFailed { registration }));
+                    self.deliver(Outbound::Ui(ToUi::Registration(RegistrationEvent::Failed { registration: Some(registration), domain, failure })));
+                }
+                self.gates.forget_net();
+            }
             _ => self.gates.forget_probes(),
         }
     }

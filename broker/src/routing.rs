@@ -7,13 +7,14 @@
 //! dropped and counted, and its sender is restarted: a correct process never
 //! sends one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use ipc::crypto::{FromCrypto, ToCrypto};
 use ipc::net::{FromNet, ToNet};
 use ipc::ui::{FromUi, ToUi};
 use ipc::import::ImportRequest;
-use ipc::xmpp::{NewAccount, SaslStep};
+use ipc::register::{RegistrationEvent, MAX_REGISTRATIONS};
+use ipc::xmpp::{AccountRequest, NewAccount, SaslStep};
 
 /// A decoded frame and the process it came from.
 #[derive(Debug)]
@@ -36,12 +37,19 @@ pub enum Outbound {
 pub enum BrokerRequest {
     Status,
     Quit,
-    /// An account whose `ca=` file the launcher must read before crypto
-    /// sees the account.
-    ReadCertificates(NewAccount),
+    /// An account (to add, or to register) whose `ca=` file the launcher
+    /// must read before crypto sees the account.
+    ReadCertificates(NewAccount, CertificatesFor),
     /// Files another client keeps, which the launcher must read before
     /// crypto parses them.
     ReadImport(ImportRequest),
+}
+
+/// What an account's certificates are read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificatesFor {
+    Add,
+    Register,
 }
 
 #[derive(Debug)]
@@ -63,7 +71,7 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
         From::Ui(FromUi::Quit)                                                            => Verdict::Broker(BrokerRequest::Quit),
         From::Ui(FromUi::Ping(probe))                        if gates.open_probe(probe.seq) => deliver([To::Crypto(ToCrypto::Ping(probe))]),
         From::Ui(FromUi::AddAccount(account))                if account.ca_pem.is_some()  => Verdict::Drop("AddAccount"),
-        From::Ui(FromUi::AddAccount(account))                if account.ca_path.is_some() && gates.begin_add() => Verdict::Broker(BrokerRequest::ReadCertificates(account)),
+        From::Ui(FromUi::AddAccount(account))                if account.ca_path.is_some() && gates.begin_add() => Verdict::Broker(BrokerRequest::ReadCertificates(account, CertificatesFor::Add)),
         From::Ui(FromUi::AddAccount(account))                if gates.begin_add()         => deliver([To::Crypto(ToCrypto::AddAccount(account))]),
         From::Ui(FromUi::Account { account, request })                                    => deliver([To::Net(ToNet::Request { account, request })]),
         From::Ui(FromUi::Send { account, peer, text, request }) if gates.open_send(request) => deliver([To::Crypto(ToCrypto::Send { account, peer, text, request })]),
@@ -95,6 +103,31 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
         From::Crypto(FromCrypto::Sasl { account, attempt, step }) if gates.sasl_crypto_step(&account, attempt, &step) => deliver([To::Net(ToNet::Sasl { account, attempt, step })]),
         From::Net(FromNet::SaslServer { account, attempt, message }) if gates.sasl_net_step(&account, attempt) => deliver([To::Crypto(ToCrypto::SaslServer { account, attempt, message })]),
         From::Net(FromNet::SaslEnd { account, attempt })     if gates.sasl_end(&account, attempt) => deliver([To::Crypto(ToCrypto::SaslEnd { account, attempt })]),
+        // Registration (XEP-0077): UI → crypto (name, password) → net (form) → UI (answers) → net → crypto (the submission) → net → crypto (store) → UI and net (login).
+        From::Ui(FromUi::Register(account))                  if account.ca_pem.is_some()  => Verdict::Drop("Register"),
+        From::Ui(FromUi::Register(account))                  if account.ca_path.is_some() && gates.begin_register() => Verdict::Broker(BrokerRequest::ReadCertificates(account, CertificatesFor::Register)),
+        From::Ui(FromUi::Register(account))                  if gates.begin_register()    => deliver([To::Crypto(ToCrypto::Register(account))]),
+        From::Crypto(FromCrypto::RegisterRefused { domain, failure }) if gates.refuse_register() => deliver([To::Ui(ToUi::Registration(RegistrationEvent::Failed { registration: None, domain, failure }))]),
+        From::Crypto(FromCrypto::RegisterStart { registration, settings }) if gates.assign_register(registration, &settings.jid) => deliver([To::Net(ToNet::Register { registration, settings })]),
+        From::Net(FromNet::RegisterForm { registration, domain, form }) if gates.register_turn(registration, Turn::Net, Turn::User) => deliver([To::Ui(ToUi::Registration(RegistrationEvent::Form { registration, domain, form }))]),
+        From::Ui(FromUi::RegisterAnswers { registration, answers }) if gates.register_turn(registration, Turn::User, Turn::Net) => deliver([To::Net(ToNet::RegisterAnswers { registration, answers })]),
+        From::Net(FromNet::RegisterReady { registration, iq_id, domain, form, answers, conflict }) if gates.register_turn(registration, Turn::Net, Turn::Crypto) => deliver([To::Crypto(ToCrypto::RegisterReady { registration, iq_id, domain, form, answers, conflict })]),
+        From::Crypto(FromCrypto::RegisterSubmit { registration, stanza }) if gates.register_turn(registration, Turn::Crypto, Turn::Net) => deliver([To::Net(ToNet::RegisterSubmit { registration, stanza })]),
+        From::Crypto(FromCrypto::RegisterAbandon { registration, domain, failure }) if gates.end_register(registration, &[Turn::Crypto]) => deliver([To::Net(ToNet::RegisterAbandon { registration }), To::Ui(ToUi::Registration(RegistrationEvent::Failed { registration: Some(registration), domain, failure }))]),
+        From::Net(FromNet::Registered { registration })      if gates.register_turn(registration, Turn::Net, Turn::Storing) => deliver([To::Crypto(ToCrypto::Registered { registration })]),
+        From::Crypto(FromCrypto::RegisterDone { registration, result: Ok((summary, settings)), .. }) if gates.end_register(registration, &[Turn::Storing]) => {
+            let account = summary.jid.clone();
+            deliver([To::Ui(ToUi::Registration(RegistrationEvent::Registered { registration, account: summary })), To::Net(ToNet::AccountAdded(settings)), To::Net(ToNet::Request { account, request: AccountRequest::Connect })])
+        }
+        From::Crypto(FromCrypto::RegisterDone { registration, domain, result: Err(failure) }) if gates.end_register(registration, &[Turn::Storing]) => deliver([To::Ui(ToUi::Registration(RegistrationEvent::Failed { registration: Some(registration), domain, failure }))]),
+        From::Net(FromNet::RegisterFailed { registration, domain, failure }) if gates.end_register(registration, &[Turn::Net, Turn::User, Turn::Crypto]) => deliver([To::Crypto(ToCrypto::RegisterFailed { registration }), To::Ui(ToUi::Registration(RegistrationEvent::Failed { registration: Some(registration), domain, failure }))]),
+        // A registration that ended while another process was answering it
+        // (the stream failed while crypto wrote the submission, the user
+        // answered a form that timed out, a process restarted): the late
+        // answer is absorbed, not held against its sender.
+        From::Ui(FromUi::RegisterAnswers { registration, .. }) if gates.register_over(registration) => Verdict::Deliver(Vec::new()),
+        From::Crypto(FromCrypto::RegisterSubmit { registration, .. } | FromCrypto::RegisterAbandon { registration, .. } | FromCrypto::RegisterDone { registration, .. }) if gates.register_over(registration) => Verdict::Deliver(Vec::new()),
+        From::Net(FromNet::RegisterForm { registration, .. } | FromNet::RegisterReady { registration, .. } | FromNet::Registered { registration } | FromNet::RegisterFailed { registration, .. }) if gates.register_over(registration) => Verdict::Deliver(Vec::new()),
         refused => Verdict::Drop(refused.kind()),
     }
 }
@@ -157,7 +190,29 @@ pub struct Gates {
     incoming: HashSet<u64>,
     /// One open SASL exchange per account: its attempt and whose turn it is.
     sasl: HashMap<String, (u64, SaslTurn)>,
+    /// Registrations sent to crypto that have no number yet.
+    registers_unnumbered: usize,
+    /// Open registrations: whose turn it is, and the domain.
+    registrations: HashMap<u64, (Turn, String)>,
+    /// The last registrations that ended, whose late answers are absorbed.
+    registrations_ended: VecDeque<u64>,
 }
+
+/// Whose turn it is in a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// Net fetches the form, or submits and waits for the server.
+    Net,
+    /// The user has the form.
+    User,
+    /// Crypto writes the submission.
+    Crypto,
+    /// The server created the account; crypto stores it.
+    Storing,
+}
+
+/// Ended registrations remembered for their late answers.
+const REGISTRATIONS_REMEMBERED: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SaslTurn {
@@ -324,6 +379,91 @@ impl Gates {
         true
     }
 
+    fn begin_register(&mut self) -> bool {
+        self.registers_unnumbered + self.registrations.len() < MAX_REGISTRATIONS && {
+            self.registers_unnumbered += 1;
+            true
+        }
+    }
+
+    /// The launcher could not read a registration's certificates.
+    pub fn abandon_register(&mut self) {
+        self.registers_unnumbered = self.registers_unnumbered.saturating_sub(1);
+    }
+
+    fn refuse_register(&mut self) -> bool {
+        self.registers_unnumbered > 0 && {
+            self.registers_unnumbered -= 1;
+            true
+        }
+    }
+
+    fn assign_register(&mut self, registration: u64, domain: &str) -> bool {
+        if self.registers_unnumbered == 0 || self.registrations.contains_key(&registration) || self.registrations_ended.contains(&registration) {
+            return false;
+        }
+        self.registers_unnumbered -= 1;
+        self.registrations.insert(registration, (Turn::Net, domain.to_owned()));
+        true
+    }
+
+    fn register_turn(&mut self, registration: u64, from: Turn, to: Turn) -> bool {
+        match self.registrations.get_mut(&registration) {
+            Some((turn, _)) if *turn == from => {
+                *turn = to;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn end_register(&mut self, registration: u64, allowed: &[Turn]) -> bool {
+        match self.registrations.get(&registration) {
+            Some((turn, _)) if allowed.contains(turn) => {
+                self.registrations.remove(&registration);
+                self.remember_ended(registration);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn remember_ended(&mut self, registration: u64) {
+        if self.registrations_ended.len() >= REGISTRATIONS_REMEMBERED {
+            self.registrations_ended.pop_front();
+        }
+        self.registrations_ended.push_back(registration);
+    }
+
+    fn register_over(&self, registration: u64) -> bool {
+        self.registrations_ended.contains(&registration)
+    }
+
+    /// Registrations a process took with it when it went away: ended, and
+    /// returned (number, domain) for the UI to be told.
+    fn end_registrations_where(&mut self, lost: impl Fn(Turn) -> bool) -> Vec<(u64, String)> {
+        let ended: Vec<u64> = self.registrations.iter().filter(|(_, (turn, _))| lost(*turn)).map(|(number, _)| *number).collect();
+        ended
+            .into_iter()
+            .filter_map(|number| {
+                let (_, domain) = self.registrations.remove(&number)?;
+                self.remember_ended(number);
+                Some((number, domain))
+            })
+            .collect()
+    }
+
+    /// Crypto went away with the names and passwords: every open
+    /// registration is over (net's late messages are absorbed).
+    pub fn forget_crypto_registrations(&mut self) -> Vec<(u64, String)> {
+        self.end_registrations_where(|_| true)
+    }
+
+    /// Net went away: every open registration's stream is gone.
+    pub fn forget_net_registrations(&mut self) -> Vec<(u64, String)> {
+        self.end_registrations_where(|_| true)
+    }
+
     /// The crypto process went away: its pending answers will never come.
     /// Returns whether an unlock was waiting.
     pub fn forget_crypto(&mut self) -> bool {
@@ -336,6 +476,7 @@ impl Gates {
         self.sasl.clear();
         self.passphrase_change_pending = false;
         self.import_pending = false;
+        self.registers_unnumbered = 0;
         std::mem::replace(&mut self.unlock_pending, false)
     }
 
@@ -526,6 +667,93 @@ mod tests {
         };
         assert!(matches!(route(Inbound::Ui(FromUi::AddAccount(account.clone())), &mut gates), Verdict::Drop("AddAccount")));
         let honest = ipc::xmpp::NewAccount { ca_pem: None, ..account };
-        assert!(matches!(route(Inbound::Ui(FromUi::AddAccount(honest)), &mut gates), Verdict::Broker(BrokerRequest::ReadCertificates(_))));
+        assert!(matches!(route(Inbound::Ui(FromUi::AddAccount(honest)), &mut gates), Verdict::Broker(BrokerRequest::ReadCertificates(_, CertificatesFor::Add))));
+    }
+
+    fn domain_account() -> NewAccount {
+        NewAccount {
+            jid: "example.org".into(),
+            password: ipc::secret::SecretText::new(String::new()),
+            server: None,
+            onion: None,
+            transport: ipc::xmpp::Transport::StartTls,
+            ca_path: None,
+            ca_pem: None,
+            spki_pin: None,
+            tor: ipc::xmpp::TorMode::Auto,
+            policy: None,
+            allow_plain: false,
+        }
+    }
+
+    fn settings() -> ipc::xmpp::ConnectionSettings {
+        ipc::xmpp::ConnectionSettings { jid: "example.org".into(), server: None, onion: None, transport: ipc::xmpp::Transport::StartTls, extra_anchors_pem: None, spki_pin: None, tor: ipc::xmpp::TorMode::Auto }
+    }
+
+    fn form() -> ipc::register::RegistrationForm {
+        ipc::register::RegistrationForm { kind: ipc::register::FormKind::Legacy, instructions: vec![], fields: vec![], username_var: "username".into(), password_var: "password".into() }
+    }
+
+    fn ready(registration: u64) -> Inbound {
+        Inbound::Net(FromNet::RegisterReady { registration, iq_id: "i".into(), domain: "example.org".into(), form: form(), answers: vec![], conflict: false })
+    }
+
+    fn submit(registration: u64) -> Inbound {
+        Inbound::Crypto(FromCrypto::RegisterSubmit { registration, stanza: ipc::secret::SecretText::new("<iq/>".into()) })
+    }
+
+    #[test]
+    fn a_registration_goes_turn_by_turn_and_only_when_asked() {
+        let mut gates = Gates::default();
+        let start = |registration| Inbound::Crypto(FromCrypto::RegisterStart { registration, settings: settings() });
+        // Crypto cannot open a registration the UI did not ask for.
+        assert!(matches!(route(start(1), &mut gates), Verdict::Drop("RegisterStart")));
+        assert!(matches!(route(Inbound::Ui(FromUi::Register(domain_account())), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Crypto(ToCrypto::Register(_))])));
+        assert!(matches!(route(start(1), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Net(ToNet::Register { .. })])));
+        assert!(matches!(route(start(2), &mut gates), Verdict::Drop("RegisterStart")), "one request, one registration");
+        // The submission (with the password) only answers net's readiness.
+        assert!(matches!(route(submit(1), &mut gates), Verdict::Drop("RegisterSubmit")));
+        let form_shown = Inbound::Net(FromNet::RegisterForm { registration: 1, domain: "example.org".into(), form: form() });
+        assert!(matches!(route(form_shown, &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Ui(ToUi::Registration(_))])));
+        // Net waits for the user: it may not ask crypto meanwhile.
+        assert!(matches!(route(ready(1), &mut gates), Verdict::Drop("RegisterReady")));
+        let answers = || Inbound::Ui(FromUi::RegisterAnswers { registration: 1, answers: Some(vec![]) });
+        assert!(matches!(route(answers(), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Net(ToNet::RegisterAnswers { .. })])));
+        assert!(matches!(route(answers(), &mut gates), Verdict::Drop("RegisterAnswers")));
+        assert!(matches!(route(ready(1), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Crypto(ToCrypto::RegisterReady { .. })])));
+        assert!(matches!(route(submit(1), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Net(ToNet::RegisterSubmit { .. })])));
+        assert!(matches!(route(submit(1), &mut gates), Verdict::Drop("RegisterSubmit")), "one submission per readiness");
+        assert!(matches!(route(Inbound::Net(FromNet::Registered { registration: 1 }), &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Crypto(ToCrypto::Registered { .. })])));
+        let done = Inbound::Crypto(FromCrypto::RegisterDone { registration: 1, domain: "example.org".into(), result: Ok((ipc::AccountSummary { jid: "n@example.org".into() }, settings())) });
+        // The UI hears of it; net learns the account and logs it in.
+        assert!(matches!(route(done, &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Ui(ToUi::Registration(_)), Outbound::Net(ToNet::AccountAdded(_)), Outbound::Net(ToNet::Request { request: AccountRequest::Connect, .. })])));
+    }
+
+    #[test]
+    fn a_late_answer_to_a_failed_registration_is_absorbed_not_punished() {
+        let mut gates = Gates::default();
+        route(Inbound::Ui(FromUi::Register(domain_account())), &mut gates);
+        route(Inbound::Crypto(FromCrypto::RegisterStart { registration: 5, settings: settings() }), &mut gates);
+        assert!(matches!(route(ready(5), &mut gates), Verdict::Deliver(_)));
+        // The stream broke while crypto wrote the submission.
+        let failed = Inbound::Net(FromNet::RegisterFailed { registration: 5, domain: "example.org".into(), failure: Failure::new(ErrorCode::Connect, "gone") });
+        assert!(matches!(route(failed, &mut gates), Verdict::Deliver(to) if matches!(to[..], [Outbound::Crypto(ToCrypto::RegisterFailed { .. }), Outbound::Ui(ToUi::Registration(_))])));
+        assert!(matches!(route(submit(5), &mut gates), Verdict::Deliver(to) if to.is_empty()));
+        // A number never opened is still refused.
+        assert!(matches!(route(submit(6), &mut gates), Verdict::Drop("RegisterSubmit")));
+    }
+
+    #[test]
+    fn registrations_at_once_are_capped_and_certificate_bytes_are_not_the_ui_s() {
+        let mut gates = Gates::default();
+        for _ in 0..MAX_REGISTRATIONS {
+            assert!(matches!(route(Inbound::Ui(FromUi::Register(domain_account())), &mut gates), Verdict::Deliver(_)));
+        }
+        assert!(matches!(route(Inbound::Ui(FromUi::Register(domain_account())), &mut gates), Verdict::Drop("Register")));
+        let mut gates = Gates::default();
+        let smuggled = NewAccount { ca_pem: Some(b"x".to_vec()), ..domain_account() };
+        assert!(matches!(route(Inbound::Ui(FromUi::Register(smuggled)), &mut gates), Verdict::Drop("Register")));
+        let with_file = NewAccount { ca_path: Some("/tmp/ca.pem".into()), ..domain_account() };
+        assert!(matches!(route(Inbound::Ui(FromUi::Register(with_file)), &mut gates), Verdict::Broker(BrokerRequest::ReadCertificates(_, CertificatesFor::Register))));
     }
 }

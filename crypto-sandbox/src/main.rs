@@ -4,6 +4,7 @@
 mod conversations;
 mod importing;
 mod policy;
+mod registration;
 mod sasl;
 mod store;
 
@@ -30,6 +31,7 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
     let directory = confine::profile_subdirectory(&args.profile_dir()?, Role::Crypto);
     let mut store = store::Store::new(directory);
     let mut sasl = sasl::Sasl::default();
+    let mut registrations = registration::Registrations::default();
     let mut conversations = Conversations::default();
     let mut ticks = tokio::time::interval(TICK);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -113,6 +115,21 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
                     replies.extend(conversations.states());
                 }
             }
+            ToCrypto::Register(template) => replies.push(registrations.begin(&store, template)),
+            ToCrypto::RegisterReady { registration, iq_id, form, answers, conflict, .. } => {
+                replies.extend(registrations.ready(registration, &iq_id, &form, &answers, conflict));
+            }
+            ToCrypto::Registered { registration } => {
+                if let Some((done, added)) = registrations.registered(&mut store, registration) {
+                    writer.send(&done).await?;
+                    // Like any added account: its OTR key follows.
+                    if let Some(account) = added {
+                        let (policy, allow_v2) = store.account(&account).map(|stored| (stored.policy.clone(), stored.allow_v2)).unwrap_or_default();
+                        conversations.add_account(&account, &policy, allow_v2, None, &mut |event| replies.push(event));
+                    }
+                }
+            }
+            ToCrypto::RegisterFailed { registration } => registrations.failed(registration),
             ToCrypto::NetStarted => {
                 // The new net has no exchange open.
                 sasl.forget_all();

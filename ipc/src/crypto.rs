@@ -4,6 +4,7 @@ use bincode::{Decode, Encode};
 
 use crate::import::{ImportFile, ImportReport, ImportSource};
 use crate::otr::{OtrEvent, OtrRequest};
+use crate::register::RegistrationForm;
 use crate::secret::{Passphrase, SecretText};
 use crate::types::{AccountSummary, Failure, Probe, UnlockMode};
 use crate::xmpp::{ConnectionSettings, NewAccount, SaslOffer, SaslServer, SaslStep};
@@ -39,6 +40,15 @@ pub enum ToCrypto {
     Otr { account: String, request: OtrRequest },
     /// From the UI, with the files the launcher read: parse and merge them.
     Import { source: ImportSource, files: Vec<ImportFile>, passphrase: Option<SecretText>, unread: Vec<String> },
+    /// From the UI: create an account on `jid` (a domain; the password is
+    /// empty) with these options; crypto chooses the name and password.
+    Register(NewAccount),
+    /// From net: write the submission for this form.
+    RegisterReady { registration: u64, iq_id: String, domain: String, form: RegistrationForm, answers: Vec<(String, String)>, conflict: bool },
+    /// From net: the server created the account.
+    Registered { registration: u64 },
+    /// From net: it failed; forget it.
+    RegisterFailed { registration: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -85,6 +95,17 @@ pub enum FromCrypto {
     /// For the UI, in answer to `UiStarted`: the account summaries if the
     /// store is open, `None` if it is still locked.
     UiAccounts(Option<Vec<AccountSummary>>),
+    /// For net: open the registration stream (`settings.jid` is the domain).
+    RegisterStart { registration: u64, settings: ConnectionSettings },
+    /// For the UI: a `Register` refused before anything was sent.
+    RegisterRefused { domain: String, failure: Failure },
+    /// For net: the submission, with the user name and the password.
+    RegisterSubmit { registration: u64, stanza: SecretText },
+    /// For net and the UI: crypto gives up (every name it tried was taken).
+    RegisterAbandon { registration: u64, domain: String, failure: Failure },
+    /// The account is in the store (summary for the UI, settings for net,
+    /// which logs in), or why it could not be saved.
+    RegisterDone { registration: u64, domain: String, result: Result<(AccountSummary, ConnectionSettings), Failure> },
 }
 
 impl FromCrypto {
@@ -109,6 +130,11 @@ impl FromCrypto {
             FromCrypto::Absorbed { .. } => "Absorbed",
             FromCrypto::Otr { .. } => "Otr",
             FromCrypto::Imported { .. } => "Imported",
+            FromCrypto::RegisterStart { .. } => "RegisterStart",
+            FromCrypto::RegisterRefused { .. } => "RegisterRefused",
+            FromCrypto::RegisterSubmit { .. } => "RegisterSubmit",
+            FromCrypto::RegisterAbandon { .. } => "RegisterAbandon",
+            FromCrypto::RegisterDone { .. } => "RegisterDone",
         }
     }
 }

@@ -13,10 +13,12 @@ pub mod crypto;
 pub mod handshake;
 pub mod import;
 pub mod jid;
+pub mod known_servers;
 pub mod launcher;
 pub mod net;
 pub mod onion;
 pub mod otr;
+pub mod register;
 pub mod secret;
 pub mod types;
 pub mod ui;
@@ -28,4 +30,4 @@ pub use types::*;
 
 /// Raised whenever any message type or its meaning changes; both ends refuse
 /// to talk across versions rather than guess.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;

@@ -147,6 +147,8 @@ pub enum ErrorCode {
     StoreDamaged,
     /// The store could not be written (a full disk, say); nothing was lost.
     StoreWrite,
+    /// The user cancelled (a registration form); nothing was done.
+    Cancelled,
 }
 
 impl ErrorCode {
@@ -176,6 +178,7 @@ impl ErrorCode {
             ErrorCode::Otr => "otr",
             ErrorCode::StoreDamaged => "store-damaged",
             ErrorCode::StoreWrite => "store-write",
+            ErrorCode::Cancelled => "cancelled",
         }
     }
 }

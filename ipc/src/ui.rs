@@ -4,6 +4,7 @@ use bincode::{Decode, Encode};
 
 use crate::import::{ImportReport, ImportRequest};
 use crate::otr::{OtrEvent, OtrRequest};
+use crate::register::RegistrationEvent;
 use crate::secret::{Passphrase, SecretText};
 use crate::types::{AccountSummary, Failure, ProcessReport, Probe, UnlockMode};
 use crate::xmpp::{AccountRequest, NetEvent, NewAccount};
@@ -33,6 +34,11 @@ pub enum FromUi {
     /// Import another client's accounts, keys and fingerprints: the broker
     /// has the launcher read the files, then crypto parses them.
     Import(ImportRequest),
+    /// Create a new account on `jid` (a domain, the password empty) with
+    /// these options. Routed to crypto, which chooses name and password.
+    Register(NewAccount),
+    /// The answers to a registration form (none: cancel). Routed to net.
+    RegisterAnswers { registration: u64, answers: Option<Vec<(String, String)>> },
 }
 
 impl FromUi {
@@ -49,6 +55,8 @@ impl FromUi {
             FromUi::Send { .. } => "Send",
             FromUi::Otr { request, .. } => request.kind(),
             FromUi::Import(_) => "Import",
+            FromUi::Register(_) => "Register",
+            FromUi::RegisterAnswers { .. } => "RegisterAnswers",
         }
     }
 }
@@ -84,4 +92,6 @@ pub enum ToUi {
     Otr { account: String, event: OtrEvent },
     /// What an import brought in, or why it failed.
     Imported(Result<ImportReport, Failure>),
+    /// A registration's form, success or failure.
+    Registration(RegistrationEvent),
 }

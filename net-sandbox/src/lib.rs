@@ -9,6 +9,7 @@ pub mod known_servers;
 pub mod embedded;
 pub mod login;
 pub mod names;
+pub mod register;
 pub mod resolve;
 pub mod sm;
 pub mod socks;

@@ -134,13 +134,13 @@ impl Drop for Session {
 }
 
 /// The stream during the login, read step by step (no other task reads it).
-struct Stream {
+pub(crate) struct Stream {
     reader: StreamReader<ReadHalf<Tls>>,
     writer: WriteHalf<Tls>,
 }
 
 impl Stream {
-    async fn write(&mut self, text: &str) -> Result<(), LoginError> {
+    pub(crate) async fn write(&mut self, text: &str) -> Result<(), LoginError> {
         login_write(&mut self.writer, text).await
     }
 
@@ -149,7 +149,7 @@ impl Stream {
     }
 
     /// The next stanza-level element; a stream error or close ends the login.
-    async fn element(&mut self) -> Result<Element, LoginError> {
+    pub(crate) async fn element(&mut self) -> Result<Element, LoginError> {
         match self.next().await? {
             StreamEvent::Stanza(element) if element.is("error", crate::xml::NS_STREAMS) => Err(stream_error(&element)),
             StreamEvent::Stanza(element) => Ok(element),
@@ -195,7 +195,7 @@ fn stream_error(element: &Element) -> LoginError {
 
 /// What `<stream:features/>` offers.
 #[derive(Debug, Default)]
-struct Features {
+pub(crate) struct Features {
     starttls: bool,
     mechanisms: Vec<String>,
     binding_types: Option<Vec<String>>,
@@ -239,27 +239,8 @@ pub async fn connect(account: &mut Account) -> Result<Session, LoginError> {
         targets = route.targets() => targets.map_err(names_failure)?,
         stop = stopped(account) => return Err(stop),
     };
-    let (mut transport, target) = dial_first(account, &route, targets).await?;
-    let direct = target.transport == Transport::DirectTls;
-    let policy = TlsPolicy {
-        system_roots: account.shared().roots.roots.clone(),
-        extra_anchors_pem: settings.extra_anchors_pem.clone(),
-        spki_pin: settings.spki_pin.clone(),
-    };
-    let config = tls::client_config(&policy, direct).map_err(tls_failure)?;
-    if !direct {
-        transport = starttls(transport, &domain).await?;
-    }
-    // The certificate is checked against the JID's domain, whichever host
-    // (SRV target, onion) carried the connection.
-    let tls = tls::handshake(transport, config, &domain).await.map_err(tls_failure)?;
-    let connection = tls.get_ref().1;
-    let tls_version = tls::tls_version(connection).to_owned();
-    // No binding (an EdDSA certificate on TLS 1.2, say) means no -PLUS.
-    let binding = tls::channel_binding(connection).ok();
-    let (read, writer) = tokio::io::split(tls);
-    let mut stream = Stream { reader: StreamReader::new(read, Limits::default()), writer };
-    let features = stream.open(&domain).await?;
+    let (transport, target) = dial_first(account, &route, targets).await?;
+    let (stream, features, binding, tls_version) = secure(transport, &target, &settings, &domain, &account.shared().roots).await?;
 
     let (sasl, mut stream) = authenticate(account, stream, features, binding).await?;
     let features = stream.open(&domain).await?;
@@ -289,7 +270,40 @@ pub async fn connect(account: &mut Account) -> Result<Session, LoginError> {
     Ok(Session { writer, events, reader, tls_version, sasl, roster_request })
 }
 
-fn names_failure(error: NamesError) -> LoginError {
+/// TLS (direct, or after a mandatory STARTTLS) checked against `domain`,
+/// then our stream header and the server's features: the same for a login
+/// and a registration. Returns the channel binding and TLS version too.
+pub(crate) async fn secure(
+    mut transport: BoxedStream,
+    target: &Target,
+    settings: &ipc::xmpp::ConnectionSettings,
+    domain: &str,
+    roots: &tls::SystemRoots,
+) -> Result<(Stream, Features, Option<ChannelBinding>, String), LoginError> {
+    let direct = target.transport == Transport::DirectTls;
+    let policy = TlsPolicy {
+        system_roots: roots.roots.clone(),
+        extra_anchors_pem: settings.extra_anchors_pem.clone(),
+        spki_pin: settings.spki_pin.clone(),
+    };
+    let config = tls::client_config(&policy, direct).map_err(tls_failure)?;
+    if !direct {
+        transport = starttls(transport, domain).await?;
+    }
+    // The certificate is checked against the JID's domain, whichever host
+    // (SRV target, onion) carried the connection.
+    let tls = tls::handshake(transport, config, domain).await.map_err(tls_failure)?;
+    let connection = tls.get_ref().1;
+    let tls_version = tls::tls_version(connection).to_owned();
+    // No binding (an EdDSA certificate on TLS 1.2, say) means no -PLUS.
+    let binding = tls::channel_binding(connection).ok();
+    let (read, writer) = tokio::io::split(tls);
+    let mut stream = Stream { reader: StreamReader::new(read, Limits::default()), writer };
+    let features = stream.open(domain).await?;
+    Ok((stream, features, binding, tls_version))
+}
+
+pub(crate) fn names_failure(error: NamesError) -> LoginError {
     LoginError::Fatal(Failure::new(ErrorCode::Connect, format!("{}.", capitalise(&error.to_string()))))
 }
 
@@ -565,6 +579,6 @@ async fn establish(account: &mut Account, stream: &mut Stream, features: &Featur
 }
 
 /// Server-chosen text for the user: no control characters, bounded.
-fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     text.chars().filter(|character| !character.is_control()).take(200).collect()
 }

@@ -14,6 +14,7 @@ use ipc::xmpp::{AccountRequest, AccountStatus, ConnectionSettings, ConnectionSta
 use ipc::{handshake, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Role};
 use net_sandbox::account::{Account, Command, Shared};
 use net_sandbox::dialer::Dialers;
+use net_sandbox::register::{self, RegisterCommand};
 use net_sandbox::embedded::EmbeddedTor;
 use net_sandbox::socks::Offer;
 use net_sandbox::spacing::{self, Spacing};
@@ -66,6 +67,7 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
         spacing: Arc::new(spacing_from_environment()),
     };
     let mut accounts: HashMap<String, (ConnectionSettings, Option<Running>)> = HashMap::new();
+    let mut registrations: HashMap<u64, (mpsc::Sender<RegisterCommand>, JoinHandle<()>)> = HashMap::new();
     loop {
         let request = match reader.recv::<ToNet>().await {
             Ok(request) => request,
@@ -105,6 +107,20 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
                 let peer_for_error = Some(peer.clone());
                 deliver(&mut accounts, &shared, &account, peer_for_error, Command::Transmit { peer, body, request, encrypted }, false).await;
             }
+            ToNet::Register { registration, settings } => {
+                registrations.retain(|_, (_, task)| !task.is_finished());
+                if registrations.len() >= ipc::register::MAX_REGISTRATIONS {
+                    let failure = Failure::new(ErrorCode::Busy, "No account was created: too many are being created at once.");
+                    let _ = to_broker.send(FromNet::RegisterFailed { registration, domain: settings.jid, failure }).await;
+                    continue;
+                }
+                let (inbox, commands) = mpsc::channel(4);
+                let task = tokio::spawn(register::run(registration, settings, shared.clone(), commands));
+                registrations.insert(registration, (inbox, task));
+            }
+            ToNet::RegisterAnswers { registration, answers } => hand_over(&registrations, registration, RegisterCommand::Answers(answers)),
+            ToNet::RegisterSubmit { registration, stanza } => hand_over(&registrations, registration, RegisterCommand::Submit(stanza)),
+            ToNet::RegisterAbandon { registration } => hand_over(&registrations, registration, RegisterCommand::Abandon),
             ToNet::Sasl { account, attempt, step } => {
                 if let Some((_, Some(running))) = accounts.get(&account) {
                     let _ = running.inbox.try_send(Command::Sasl { attempt, step });
@@ -113,9 +129,20 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
         }
     }
     stop_all(&mut accounts).await;
+    for (_, (_, task)) in registrations.drain() {
+        task.abort();
+    }
     drop(to_broker);
     sender.abort();
     Ok(())
+}
+
+/// A registration's next step; one that has ended takes nothing (the
+/// broker absorbs the late answer's reply).
+fn hand_over(registrations: &HashMap<u64, (mpsc::Sender<RegisterCommand>, JoinHandle<()>)>, registration: u64, command: RegisterCommand) {
+    if let Some((inbox, _)) = registrations.get(&registration) {
+        let _ = inbox.try_send(command);
+    }
 }
 
 /// The gap between different accounts' connection attempts

@@ -19,6 +19,11 @@ pub enum Command {
     Send { account: String, peer: String, text: SecretText },
     Otr { account: String, request: OtrRequest },
     Import(ImportRequest),
+    /// `/register DOMAIN [options]`: the options of `/account add`.
+    Register(NewAccount),
+    /// `/register-answer N VAR=VALUE…`, split by the form's own field names.
+    RegisterAnswers { registration: u64, text: String },
+    RegisterCancel { registration: u64 },
 }
 
 const POLICIES: [&str; 4] = ["never", "opportunistic", "manual", "require"];
@@ -58,6 +63,13 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         "/smp-answer" => parse_smp_answer(rest)?,
         "/policy" => parse_policy(rest)?,
         "/import" => parse_import(rest)?,
+        "/register" => parse_register(rest)?,
+        "/register-answer" => {
+            let rest = rest.trim();
+            let (number, text) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            Command::RegisterAnswers { registration: registration_number(number, "usage: /register-answer NUMBER FIELD=VALUE…")?, text: text.trim().to_owned() }
+        }
+        "/register-cancel" => Command::RegisterCancel { registration: registration_number(rest.trim(), "usage: /register-cancel NUMBER")? },
         other if other.starts_with('/') => return Err(format!("unknown command {other}")),
         _ => return Err("commands start with /; try /status".into()),
     };
@@ -234,6 +246,84 @@ fn parse_import(rest: &str) -> Result<Command, String> {
     };
     let source = ImportSource::from_name(source).ok_or(USAGE)?;
     Ok(Command::Import(ImportRequest { source, directory, passphrase }))
+}
+
+fn registration_number(word: &str, usage: &str) -> Result<u64, String> {
+    word.parse().map_err(|_| usage.to_owned())
+}
+
+/// `/register DOMAIN [options of /account add]`: a new account on DOMAIN,
+/// its name and password chosen by the key process.
+fn parse_register(rest: &str) -> Result<Command, String> {
+    const USAGE: &str = "usage: /register DOMAIN [server=HOST:PORT] [ca=PEM_PATH] [onion=NAME.onion[:PORT]] [tor=auto|system|embedded] [policy=never|opportunistic|manual|require] [pin=sha256/BASE64] [tls=starttls|direct]";
+    let mut words = rest.split_whitespace();
+    let domain = words.next().ok_or(USAGE)?;
+    let mut account = new_registration(domain)?;
+    for option in words {
+        let (key, value) = option.split_once('=').ok_or_else(|| format!("{option} is not KEY=VALUE; {USAGE}"))?;
+        if key == "plain" {
+            return Err(format!("plain= is not for a new account: a server without SCRAM is not one to create an account on; {USAGE}"));
+        }
+        account_option(&mut account, key, value).map_err(|problem| if problem.is_empty() { format!("unknown option {key}=; {USAGE}") } else { problem })?;
+    }
+    Ok(Command::Register(finish_account(account)?))
+}
+
+/// A registration on `domain` with Burrow's defaults; the text and GTK
+/// front ends both start from it. The name and password stay empty: the
+/// key process chooses them.
+pub fn new_registration(domain: &str) -> Result<NewAccount, String> {
+    let domain = domain.trim().trim_end_matches('.').to_lowercase();
+    match BareJid::parse_full(&domain) {
+        Ok((jid, None)) if jid.local.is_empty() && jid.domain.contains('.') || domain == "localhost" => {}
+        _ => return Err(format!("{domain} is not a server's name; give a domain such as example.org (no user name: Burrow chooses one)")),
+    }
+    Ok(NewAccount {
+        jid: domain,
+        password: SecretText::new(String::new()),
+        server: None,
+        onion: None,
+        transport: Transport::StartTls,
+        ca_path: None,
+        ca_pem: None,
+        spki_pin: None,
+        tor: TorMode::Auto,
+        policy: None,
+        allow_plain: false,
+    })
+}
+
+/// `VAR=VALUE VAR=VALUE…` where a value runs, spaces and all, up to the next
+/// ` VAR=` that names one of the form's fields.
+pub fn split_answers(text: &str, vars: &[&str]) -> Result<Vec<(String, String)>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Where each answer begins: the start, and each space before a known `VAR=`.
+    let starts_here = |at: usize| vars.iter().find(|var| text[at..].starts_with(&format!("{var}=")));
+    let mut starts: Vec<(usize, &str)> = Vec::new();
+    for (at, _) in text.char_indices() {
+        if at == 0 || text[..at].ends_with(' ') {
+            if let Some(var) = starts_here(at) {
+                starts.push((at, var));
+            }
+        }
+    }
+    match starts.first() {
+        Some((0, _)) => {}
+        _ => return Err(format!("answers are FIELD=VALUE with a field of the form ({})", vars.join(", "))),
+    }
+    let mut answers = Vec::new();
+    for (index, (at, var)) in starts.iter().enumerate() {
+        let end = starts.get(index + 1).map(|(next, _)| *next).unwrap_or(text.len());
+        let value = text[at + var.len() + 1..end].trim().to_owned();
+        if answers.iter().any(|(known, _): &(String, String)| known == var) {
+            return Err(format!("{var} is answered twice"));
+        }
+        answers.push(((*var).to_owned(), value));
+    }
+    Ok(answers)
 }
 
 /// `/account add JID PASSWORD [server=HOST:PORT] [ca=PEM_PATH] [tor=…]
@@ -513,5 +603,32 @@ mod tests {
         assert_eq!(account_option(&mut account, "colour", "blue"), Err(String::new()));
         assert!(new_account("alice@example.org", SecretText::new(String::new())).unwrap_err().contains("password"));
         assert!(new_account("not an address", SecretText::new("p".into())).is_err());
+    }
+
+    #[test]
+    fn register_takes_a_domain_and_the_server_options() {
+        let Some(Command::Register(account)) = parse("/register Prosody.Test server=127.0.0.1:5222 tls=direct policy=manual").unwrap() else { panic!() };
+        assert_eq!(account.jid, "prosody.test");
+        assert_eq!(account.server, Some(("127.0.0.1".into(), 5222)));
+        assert_eq!(account.transport, Transport::DirectTls);
+        assert!(account.password.expose().is_empty(), "the key process chooses the password");
+        assert!(parse("/register alice@example.org").unwrap_err().contains("not a server"));
+        assert!(parse("/register").is_err());
+        assert!(parse("/register example.org plain=allow").unwrap_err().contains("plain="));
+        assert!(parse("/register example.org colour=blue").unwrap_err().contains("unknown option"));
+        assert_eq!(parse("/register-cancel 7").unwrap(), Some(Command::RegisterCancel { registration: 7 }));
+        assert!(parse("/register-cancel x").is_err());
+    }
+
+    #[test]
+    fn answers_split_at_the_form_s_own_field_names() {
+        let vars = ["name", "email", "misc"];
+        assert_eq!(
+            split_answers("name=Ann Lee email=a=b@example.org misc=x name2=y", &vars).unwrap(),
+            vec![("name".into(), "Ann Lee".into()), ("email".into(), "a=b@example.org".into()), ("misc".into(), "x name2=y".into())]
+        );
+        assert_eq!(split_answers("", &vars).unwrap(), vec![]);
+        assert!(split_answers("other=1", &vars).is_err());
+        assert!(split_answers("name=a name=b", &vars).unwrap_err().contains("twice"));
     }
 }

@@ -72,6 +72,79 @@ impl Output {
         );
     }
 
+    /// Burrow's extension: a server's registration form, for the user to
+    /// answer with `/register-answer` (or `/register-cancel`).
+    pub fn register_form(&self, registration: u64, domain: &str, form: &ipc::register::RegistrationForm) {
+        use ipc::register::FieldKind;
+        let kind = |kind: FieldKind| match kind {
+            FieldKind::Text => "text",
+            FieldKind::Private => "private",
+            FieldKind::Multi => "multi",
+            FieldKind::Boolean => "boolean",
+            FieldKind::List => "list",
+            FieldKind::Fixed => "fixed",
+            FieldKind::Hidden => "hidden",
+        };
+        let shown: Vec<&ipc::register::FormField> = form.fields.iter().filter(|field| field.kind != FieldKind::Hidden).collect();
+        let fields: Vec<Value> = shown
+            .iter()
+            .map(|field| {
+                json!({
+                    "var": field.var,
+                    "type": kind(field.kind),
+                    "label": field.shown_label(),
+                    "description": field.description,
+                    "required": field.required,
+                    "values": field.values,
+                    "options": field.options.iter().map(|(label, value)| json!({ "label": label, "value": value })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        // One line: the human form replaces control characters, newlines too.
+        let mut parts: Vec<String> = form.instructions.iter().map(|text| text.replace('\n', " ")).collect();
+        for field in &shown {
+            let mut part = match field.kind {
+                FieldKind::Fixed => field.values.join(" "),
+                _ => format!(
+                    "{}={} ({}{}){}",
+                    field.var,
+                    field.values.first().map(String::as_str).unwrap_or(""),
+                    field.shown_label(),
+                    if field.required { ", required" } else { "" },
+                    field.description.as_deref().map(|desc| format!(": {desc}")).unwrap_or_default()
+                ),
+            };
+            if !field.options.is_empty() {
+                let choices: Vec<String> = field.options.iter().map(|(label, value)| format!("{value} ({label})")).collect();
+                part.push_str(&format!(", choices: {}", choices.join(", ")));
+            }
+            parts.push(part);
+        }
+        let human = format!(
+            "{domain} asks for more before it creates the account (form {registration}): {}. Answer with /register-answer {registration} FIELD=VALUE …, or /register-cancel {registration}.",
+            parts.join(" | ")
+        );
+        self.emit("register", json!({ "registration": registration, "domain": domain, "instructions": form.instructions, "fields": fields }), human);
+    }
+
+    /// Burrow's extension: the new account exists and is in the store.
+    pub fn registered(&self, registration: u64, account: &str) {
+        self.emit(
+            "registered",
+            json!({ "registration": registration, "account": account }),
+            format!("created {account}, with a strong random password kept in the encrypted store; it logs in now"),
+        );
+    }
+
+    /// A registration that failed: an `error` with the domain (and number).
+    pub fn register_error(&self, registration: Option<u64>, domain: &str, failure: &Failure) {
+        self.emit(
+            "error",
+            json!({ "code": failure.code.name(), "message": failure.message, "domain": domain, "registration": registration }),
+            format!("error ({}) [{domain}]: {}", failure.code.name(), failure.message),
+        );
+    }
+
     pub fn passphrase_changed(&self) {
         self.emit("passphrase-changed", json!({}), "The store's passphrase was changed.".into());
     }

@@ -1,6 +1,9 @@
 //! The text front end: commands on stdin, events on stdout.
 
+use std::collections::HashMap;
+
 use zeroize::Zeroize;
+use ipc::register::{RegistrationEvent, RegistrationForm};
 use ipc::ui::{FromUi, ToUi};
 use ipc::xmpp::{AccountRequest, AccountStatus, ConnectionState, NetEvent};
 use ipc::{handshake, AccountSummary, Channel, ChannelError, ConfinementReport, ErrorCode, Failure, Probe, Role, UnlockMode};
@@ -35,6 +38,11 @@ struct FrontEnd {
     /// The account whose `/roster` answer is awaited.
     roster_pending: Option<String>,
     next_request: u64,
+    /// A `/register` (or its answers) waits for the form, the new account
+    /// or the failure.
+    registering: bool,
+    /// Registration forms shown and not yet answered, by number.
+    forms: HashMap<u64, RegistrationForm>,
 }
 
 impl FrontEnd {
@@ -48,6 +56,7 @@ impl FrontEnd {
             || self.changing_passphrase
             || self.importing
             || self.roster_pending.is_some()
+            || self.registering
     }
 }
 
@@ -79,6 +88,8 @@ pub async fn run(report: ConfinementReport, json: bool) -> confine::child::Serve
         importing: false,
         roster_pending: None,
         next_request: 0,
+        registering: false,
+        forms: HashMap::new(),
     };
     front.output.ready();
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -213,6 +224,34 @@ impl FrontEnd {
                 }
                 self.send(FromUi::Otr { account, request }).await;
             }
+            Command::Register(account) => {
+                if self.store != StoreState::Unlocked {
+                    return self.output.error(&Failure::new(ErrorCode::Locked, "Unlock the store first: /unlock PASSPHRASE (the new account is kept in it)"));
+                }
+                self.registering = true;
+                self.send(FromUi::Register(account)).await;
+            }
+            Command::RegisterAnswers { registration, text } => {
+                let Some(form) = self.forms.get(&registration) else {
+                    return self.output.error(&Failure::new(ErrorCode::BadCommand, format!("No registration form {registration} is open.")));
+                };
+                let vars: Vec<&str> = form.fields.iter().filter(|field| field.asks_the_user()).map(|field| field.var.as_str()).collect();
+                let answers = match command::split_answers(&text, &vars).and_then(|answers| form.check_answers(&answers).map(|()| answers)) {
+                    Ok(answers) => answers,
+                    // The form stays open: the user answers again.
+                    Err(problem) => return self.output.error(&Failure::new(ErrorCode::BadCommand, format!("{problem}; the form is still open"))),
+                };
+                self.forms.remove(&registration);
+                self.registering = true;
+                self.send(FromUi::RegisterAnswers { registration, answers: Some(answers) }).await;
+            }
+            Command::RegisterCancel { registration } => {
+                if self.forms.remove(&registration).is_none() {
+                    return self.output.error(&Failure::new(ErrorCode::BadCommand, format!("No registration form {registration} is open.")));
+                }
+                self.registering = true;
+                self.send(FromUi::RegisterAnswers { registration, answers: None }).await;
+            }
             Command::Import(request) => {
                 if self.store != StoreState::Unlocked {
                     return self.output.error(&Failure::new(ErrorCode::Locked, "Unlock the store first: /unlock PASSPHRASE"));
@@ -288,6 +327,29 @@ impl FrontEnd {
             ToUi::SendFailed { account, peer, failure, .. } => self.output.account_error(&account, Some(&peer), &failure),
             ToUi::Refused { account, peer, reason, .. } => self.output.refused(&account, &peer, &reason),
             ToUi::Otr { account, event } => self.output.otr(&account, event),
+            ToUi::Registration(event) => {
+                self.registering = false;
+                match event {
+                    RegistrationEvent::Form { registration, domain, form } => {
+                        self.output.register_form(registration, &domain, &form);
+                        if self.forms.len() < ipc::register::MAX_REGISTRATIONS {
+                            self.forms.insert(registration, form);
+                        }
+                    }
+                    RegistrationEvent::Registered { registration, account } => {
+                        self.forms.remove(&registration);
+                        self.output.registered(registration, &account.jid);
+                        self.output.account(&offline(&account.jid));
+                        self.accounts.push(account);
+                    }
+                    RegistrationEvent::Failed { registration, domain, failure } => {
+                        if let Some(registration) = registration {
+                            self.forms.remove(&registration);
+                        }
+                        self.output.register_error(registration, &domain, &failure);
+                    }
+                }
+            }
             ToUi::Pong(probe) => {
                 if let Some(pongs) = &self.pongs {
                     let _ = pongs.try_send(probe);

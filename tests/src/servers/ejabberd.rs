@@ -116,6 +116,16 @@ impl Ejabberd {
 
     /// An instance of its own (killed when dropped).
     pub fn start(storage: Storage) -> Ejabberd {
+        Ejabberd::start_configured(storage, false)
+    }
+
+    /// An instance of its own that lets clients create accounts (XEP-0077,
+    /// mod_register open to all, no CAPTCHA, no wait between registrations).
+    pub fn start_with_registration(storage: Storage) -> Ejabberd {
+        Ejabberd::start_configured(storage, true)
+    }
+
+    fn start_configured(storage: Storage, registration: bool) -> Ejabberd {
         let begun = Instant::now();
         let leaf = Pki::shared().leaf(&[DOMAIN]);
         let dir = instance_dir(storage.label());
@@ -164,7 +174,9 @@ acl:
 access_rules:
   c2s:
     allow: all
-shaper_rules:
+  register:
+    {register_rule}
+{registration_timeout}shaper_rules:
   c2s_shaper: none
 modules:
   mod_roster: {{}}
@@ -173,10 +185,13 @@ modules:
   mod_stream_mgmt:
     resume_timeout: 300
     resend_on_timeout: if_offline
-"#,
+{register_module}"#,
             certfile = leaf.combined_pem_path.display(),
             ca_file = Pki::shared().ca_pem_path().display(),
             auth = storage.config(),
+            register_rule = if registration { "allow: all" } else { "deny: all" },
+            registration_timeout = if registration { "registration_timeout: infinity\n" } else { "" },
+            register_module = if registration { "  mod_register:\n    access: register\n    ip_access: all\n    captcha_protected: false\n" } else { "" },
         );
         std::fs::write(&config_path, config).expect("write ejabberd config");
         let console = std::fs::File::create(&console_path).expect("console log");

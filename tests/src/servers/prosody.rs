@@ -7,7 +7,10 @@
 //! - c2s on one port with STARTTLS required, direct TLS (XEP-0368,
 //!   `c2s_direct_tls_ports`) on another; SNI picks the certificate there.
 //! - `internal_hashed` authentication (SCRAM-SHA-1 stored keys), no s2s, no
-//!   registration, no carbons, no offline storage, mod_smacks on.
+//!   carbons, no offline storage, mod_smacks on; no registration, except in
+//!   an instance from `start_with_registration` (mod_register, in-band
+//!   registration allowed, throttled at most once a second per address,
+//!   which loopback is exempt from anyway).
 //! - Run as whoever runs the tests; as root with `run_as_root = true` (else
 //!   mod_posix refuses root).
 
@@ -54,6 +57,17 @@ impl Prosody {
     /// A Prosody of its own with these modules enabled too (`stanza_debug`
     /// writes every stanza in full to the debug log).
     pub fn start_with_modules(extra_modules: &[&str]) -> Prosody {
+        Prosody::start_configured(extra_modules, None)
+    }
+
+    /// A Prosody of its own that lets clients create accounts (XEP-0077),
+    /// asking also for `additional_fields` (Prosody's names: `name`,
+    /// `email`…, with `+` for a required one).
+    pub fn start_with_registration(additional_fields: &[&str]) -> Prosody {
+        Prosody::start_configured(&["register"], Some(additional_fields))
+    }
+
+    fn start_configured(extra_modules: &[&str], registration: Option<&[&str]>) -> Prosody {
         let begun = Instant::now();
         let pki = Pki::shared();
         let good = pki.leaf(&[DOMAIN]);
@@ -88,7 +102,7 @@ http_ports = {{ }}
 https_ports = {{ }}
 c2s_require_encryption = true
 s2s_require_encryption = true
-allow_registration = false
+{registration}
 authentication = "internal_hashed"
 storage = "internal"
 log = {{ info = {log:?}; debug = {debug_log:?}; }}
@@ -109,6 +123,13 @@ VirtualHost "{WRONG_DOMAIN}"
             certs = certs.display().to_string(),
             log = log_path.display().to_string(),
             debug_log = debug_log_path.display().to_string(),
+            registration = match registration {
+                None => "allow_registration = false".to_owned(),
+                Some(fields) => format!(
+                    "allow_registration = true\nmin_seconds_between_registrations = 1\nadditional_registration_fields = {{ {} }}",
+                    fields.iter().map(|field| format!("{field:?};")).collect::<Vec<_>>().join(" ")
+                ),
+            },
             extra = extra_modules.iter().map(|module| format!("{module:?};")).collect::<Vec<_>>().join(" "),
             good_ssl = ssl(&good),
             wrong_ssl = ssl(&wrong),

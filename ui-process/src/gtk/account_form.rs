@@ -30,7 +30,8 @@ pub struct AccountForm {
 }
 
 impl AccountForm {
-    pub fn open(parent: &gtk::Window, send: Rc<dyn Fn(FromUi)>) -> Rc<AccountForm> {
+    /// `create_instead` opens "Create a new account" in its place.
+    pub fn open(parent: &gtk::Window, send: Rc<dyn Fn(FromUi)>, create_instead: Rc<dyn Fn()>) -> Rc<AccountForm> {
         let window = gtk::Window::new();
         window.set_title(Some(&tr("Add an account")));
         window.set_transient_for(Some(parent));
@@ -68,9 +69,12 @@ impl AccountForm {
         message.set_visible(false);
         let buttons = horizontal(8);
         buttons.set_halign(gtk::Align::End);
+        let create = button(&tr("Create a new account instead…"), &tr("Create a new account on a server, with a random name and a strong password"));
+        create.connect_clicked(move |_| create_instead());
         let cancel = button(&tr("Cancel"), &tr("Close this form without adding an account"));
         let add = button(&tr("Add account"), &tr("Add this account"));
         add.add_css_class("suggested-action");
+        buttons.append(&create);
         buttons.append(&cancel);
         buttons.append(&add);
         root.append(&grid);

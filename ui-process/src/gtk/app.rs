@@ -9,6 +9,7 @@ use std::rc::Rc;
 use gtk4 as gtk;
 use gtk4::prelude::*;
 use ipc::otr::{ConversationState, KeyChange, OtrEvent, OtrRequest};
+use ipc::register::RegistrationEvent;
 use ipc::ui::{FromUi, ToUi};
 use ipc::xmpp::{AccountRequest, AccountStatus, ConnectionState, NetEvent, RosterEntry, SubscriptionKind};
 use ipc::{ErrorCode, Role};
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 use super::account_form::AccountForm;
 use super::conversation::Conversation;
 use super::store_dialogs::{ImportDialog, PassphraseDialog};
+use super::register_form::RegisterForm;
 use super::store_page::StorePage;
 use super::trust::policy_drop_down;
 use super::widgets::{button, clear, entry, horizontal, margins, named, plain_label, vertical};
@@ -63,6 +65,7 @@ pub struct App {
     form: RefCell<Option<Rc<AccountForm>>>,
     import_dialog: RefCell<Option<Rc<ImportDialog>>>,
     passphrase_dialog: RefCell<Option<Rc<PassphraseDialog>>>,
+    register_form: RefCell<Option<Rc<RegisterForm>>>,
     conversations: RefCell<HashMap<Key, Rc<Conversation>>>,
     next_request: Rc<Cell<u64>>,
     quitting: Cell<bool>,
@@ -105,6 +108,7 @@ impl App {
         let store_bar = horizontal(6);
         store_bar.append(&import);
         store_bar.append(&change_passphrase);
+        let create_account = button(&tr("Create a new account…"), &tr("Create a new account on a server, with a random name and a strong password"));
         let roster_heading = plain_label(&tr("Contacts"));
         roster_heading.add_css_class("heading");
         let roster_list: gtk::ListBox = named("GtkListBox", &tr("Contacts; Enter opens a conversation"));
@@ -117,7 +121,7 @@ impl App {
         let write = button(&tr("Write"), &tr("Open a conversation with this address"));
         contact_bar.append(&add_contact);
         contact_bar.append(&write);
-        for widget in [accounts_heading.upcast_ref::<gtk::Widget>(), accounts_list.upcast_ref(), add_account.upcast_ref(), store_bar.upcast_ref(), roster_heading.upcast_ref(), roster_scroller.upcast_ref(), contact.upcast_ref(), contact_bar.upcast_ref()] {
+        for widget in [accounts_heading.upcast_ref::<gtk::Widget>(), accounts_list.upcast_ref(), add_account.upcast_ref(), store_bar.upcast_ref(), create_account.upcast_ref(), roster_heading.upcast_ref(), roster_scroller.upcast_ref(), contact.upcast_ref(), contact_bar.upcast_ref()] {
             side.append(widget);
         }
         let notebook: gtk::Notebook = named("GtkNotebook", &tr("Conversations"));
@@ -144,6 +148,7 @@ impl App {
             form: RefCell::new(None),
             import_dialog: RefCell::new(None),
             passphrase_dialog: RefCell::new(None),
+            register_form: RefCell::new(None),
             conversations: RefCell::new(HashMap::new()),
             next_request: Rc::new(Cell::new(0)),
             quitting: Cell::new(false),
@@ -178,6 +183,12 @@ impl App {
         change_passphrase.connect_clicked(move |_| {
             if let Some(app) = weak.upgrade() {
                 app.open_passphrase_dialog();
+            }
+        });
+        let weak = Rc::downgrade(&app);
+        create_account.connect_clicked(move |_| {
+            if let Some(app) = weak.upgrade() {
+                app.open_register_form();
             }
         });
         let weak = Rc::downgrade(&app);
@@ -357,6 +368,7 @@ impl App {
                 Some(dialog) => dialog.finished(Err(&failure.message)),
                 None => self.say(&failure.message),
             },
+            ToUi::Registration(event) => self.registration_event(event),
         }
     }
 
@@ -601,11 +613,58 @@ impl App {
             form.window.present();
             return;
         }
+        let weak = self.this.borrow().clone();
+        let create_instead: Rc<dyn Fn()> = Rc::new(move || {
+            if let Some(app) = weak.upgrade() {
+                if let Some(form) = app.form.borrow_mut().take() {
+                    form.window.close();
+                }
+                app.open_register_form();
+            }
+        });
+        let form = AccountForm::open(&self.window, self.sender(), create_instead);
+        *self.form.borrow_mut() = Some(form);
+    }
+
+    /// A sender for a window of its own, which reports on the status line.
+    fn sender(&self) -> Rc<dyn Fn(FromUi)> {
         let sender = self.outgoing.clone();
         let line = self.status_line.clone();
-        let send: Rc<dyn Fn(FromUi)> = Rc::new(move |message| send_now(&sender, &line, message));
-        let form = AccountForm::open(&self.window, send);
-        *self.form.borrow_mut() = Some(form);
+        Rc::new(move |message| send_now(&sender, &line, message))
+    }
+
+    fn open_register_form(&self) {
+        if let Some(form) = self.register_form.borrow().as_ref() {
+            if form.window.is_visible() {
+                form.window.present();
+                return;
+            }
+        }
+        let form = RegisterForm::open(&self.window, self.sender());
+        *self.register_form.borrow_mut() = Some(form);
+    }
+
+    fn registration_event(&self, event: RegistrationEvent) {
+        let open = self.register_form.borrow().as_ref().filter(|form| form.window.is_visible()).cloned();
+        match event {
+            RegistrationEvent::Form { registration, domain, form } => match open {
+                Some(window) => window.show_form(registration, &domain, form),
+                // The window was closed: nobody will answer.
+                None => self.send(FromUi::RegisterAnswers { registration, answers: None }),
+            },
+            RegistrationEvent::Registered { account, .. } => {
+                if let Some(window) = self.register_form.borrow_mut().take() {
+                    window.window.close();
+                }
+                self.say(&tr_with("Created {account}, with a strong random password kept in the encrypted store. It logs in now.", &[("account", &account.jid)]));
+                self.known.borrow_mut().accounts.push(account.jid);
+                self.refresh_accounts();
+            }
+            RegistrationEvent::Failed { failure, .. } => match open {
+                Some(window) => window.failed(&failure.message),
+                None => self.say(&failure.message),
+            },
+        }
     }
 
     fn open_import_dialog(self: &Rc<Self>) {
@@ -638,13 +697,6 @@ impl App {
             gtk::glib::Propagation::Proceed
         });
         *self.passphrase_dialog.borrow_mut() = Some(dialog);
-    }
-
-    /// A sender for a window of its own, which reports on the status line.
-    fn sender(&self) -> Rc<dyn Fn(FromUi)> {
-        let sender = self.outgoing.clone();
-        let line = self.status_line.clone();
-        Rc::new(move |message| send_now(&sender, &line, message))
     }
 
     /// The address typed in the contact field, for the first account.

@@ -9,6 +9,7 @@ mod app;
 mod bridge;
 mod conversation;
 mod store_dialogs;
+mod register_form;
 mod store_page;
 mod trust;
 mod widgets;
