@@ -112,6 +112,9 @@ pub struct ImportReport {
     pub fingerprints: u32,
     /// What was left out, and why, in plain words.
     pub skipped: Vec<String>,
+    /// What was kept in the store for an address that is not an account
+    /// (no password was saved): one line per address, in plain words.
+    pub kept: Vec<String>,
 }
 
 #[cfg(test)]

@@ -277,3 +277,42 @@ fn an_import_from_pidgin_brings_the_account_its_libotr_key_and_its_fingerprints(
     assert_eq!(missing["code"], "bad-file", "{missing}");
     quit(burrow);
 }
+
+/// Adium keeps no password (the macOS Keychain does): its account is not
+/// added, but its libotr key and its contacts' trust are kept in the store,
+/// and the account added later with /account add has that key.
+#[test]
+fn an_imported_account_without_a_password_keeps_its_otr_key_for_account_add() {
+    let scratch = Scratch::new("store-kept");
+    let profile = scratch.path().join("profile");
+    let adium = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crypto-sandbox/tests/fixtures/import/adium");
+    let libotr_keys = std::fs::read_to_string(adium.join("../libotr-keys.txt")).expect("the fixture's fingerprints");
+    // Adium's libotr account name is its account number; number 1 is alice@example.org.
+    let expected = libotr_keys.lines().find_map(|line| line.strip_prefix("KEY\tadium\t1\tlibpurple-Jabber\t")).expect("alice's key").to_uppercase();
+    let mut burrow = start(&profile);
+    burrow.send("/unlock keeping passphrase");
+    let first = burrow.expect("the unlock's progress", STEP, |event| ["unlocking", "unlocked", "error"].contains(&event["event"].as_str().unwrap_or("")));
+    assert_eq!(first["event"], "unlocking", "the UI is told the key is being derived before the store opens: {first}");
+    burrow.expect_event("unlocked", STEP);
+    burrow.send(&format!("/import adium {}", adium.display()));
+    let imported = burrow.expect("the import's report", STEP, |event| event["event"] == "imported" || event["event"] == "error");
+    assert_eq!(imported["event"], "imported", "{imported}");
+    assert_eq!((imported["accounts"].as_u64(), imported["keys"].as_u64()), (Some(0), Some(0)), "{imported}");
+    let kept = imported["kept"].as_array().expect("kept");
+    assert!(
+        kept.iter().any(|line| line.as_str().unwrap().contains("OTR key") && line.as_str().unwrap().contains("alice@example.org") && line.as_str().unwrap().contains("/account add")),
+        "the key is kept for alice, and the report says how to use it: {imported}"
+    );
+    quit(burrow);
+
+    // Kept across a restart; the account is added then, and its key is Adium's.
+    let mut burrow = start(&profile);
+    assert_eq!(unlock(&mut burrow, "/unlock keeping passphrase")["event"], "unlocked");
+    burrow.add_account("alice@example.org", "the-password-adium-never-saved", "server=127.0.0.1:9");
+    assert_eq!(fingerprint_of(&mut burrow, "alice@example.org").replace(' ', ""), expected, "the imported key, not a new one");
+    quit(burrow);
+    let mut burrow = start(&profile);
+    assert_eq!(unlock(&mut burrow, "/unlock keeping passphrase")["event"], "unlocked");
+    assert_eq!(fingerprint_of(&mut burrow, "alice@example.org").replace(' ', ""), expected, "still that key after a restart");
+    quit(burrow);
+}
