@@ -281,10 +281,9 @@ mod tests {
         let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import").join(source);
         std::fs::read_dir(&directory)
             .unwrap()
-            .map(|entry| {
-                let path = entry.unwrap().path();
-                ImportFile { name: path.file_name().unwrap().to_string_lossy().into_owned(), bytes: SecretBytes::new(std::fs::read(&path).unwrap()) }
-            })
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.is_file())
+            .map(|path| ImportFile { name: path.file_name().unwrap().to_string_lossy().into_owned(), bytes: SecretBytes::new(std::fs::read(&path).unwrap()) })
             .collect()
     }
 

@@ -26,8 +26,11 @@
 //! Adium (`~/Library/Application Support/Adium 2.0/Users/Default`): the same libotr files, but
 //! libotr's accountname is Adium's numeric ObjectID, mapped to the JID through `Accounts.plist`
 //! (`Accounts` = array of dicts with `ObjectID`, `Type`, `UID`); XMPP accounts have a `Type` of
-//! `libpurple-Jabber`, `libpurple-jabber-gtalk` and the like. Adium keeps passwords in the
-//! macOS keychain, not in these files.
+//! `libpurple-Jabber`, `libpurple-jabber-gtalk` and the like. `Accounts.plist` is normally a
+//! binary plist (plist.rs reads both forms). Adium keeps passwords in the macOS keychain, not in
+//! these files. Its `libpurple` folder holds libpurple's own `accounts.xml`, `blist.xml` and
+//! `prefs.xml` (Adium's libpurple user directory, set in its CBPurpleAdapter), read as Pidgin's
+//! are: the connect server of an account, and OTR settings where they are present.
 
 use otr::policy::Policy;
 use zeroize::Zeroizing;
@@ -52,7 +55,7 @@ fn pidgin_account(account: &str, protocol: &str) -> Result<String, String> {
 pub fn import(files: &SourceView<'_>, imported: &mut Imported) {
     let mut jids = Vec::new();
     match files.get("accounts.xml") {
-        Some(bytes) => accounts(bytes, imported, &mut jids),
+        Some(bytes) => accounts("Pidgin's accounts.xml", bytes, imported, &mut jids),
         None => imported.skip("Pidgin's accounts.xml", "it was not among the files found, so no account or password is imported"),
     }
     if let Some(bytes) = files.get("otr.private_key") {
@@ -62,20 +65,20 @@ pub fn import(files: &SourceView<'_>, imported: &mut Imported) {
         libotr::import_fingerprints("Pidgin", bytes, &pidgin_account, imported);
     }
     if let Some(bytes) = files.get("prefs.xml") {
-        global_policy(bytes, &jids, imported);
+        global_policy("Pidgin's prefs.xml", bytes, &jids, imported);
     }
     if let Some(bytes) = files.get("blist.xml") {
-        buddy_policies(bytes, imported);
+        buddy_policies("Pidgin's blist.xml", bytes, imported);
     }
 }
 
-fn accounts(bytes: &[u8], imported: &mut Imported, jids: &mut Vec<String>) {
+fn accounts(file: &str, bytes: &[u8], imported: &mut Imported, jids: &mut Vec<String>) {
     let root = match xml::parse(bytes) {
         Ok(root) => root,
-        Err(error) => return imported.skip("Pidgin's accounts.xml", error.to_string()),
+        Err(error) => return imported.skip(file, error.to_string()),
     };
     if root.name != "account" {
-        return imported.skip("Pidgin's accounts.xml", "its root element is not <account>, so it is not Pidgin's account list");
+        return imported.skip(file, "its root element is not <account>, so it is not libpurple's account list");
     }
     for (index, entry) in root.children_named("account").enumerate() {
         let name = entry.child_text("name").unwrap_or("");
@@ -128,10 +131,10 @@ fn bool_text(text: &str) -> Option<bool> {
     }
 }
 
-fn global_policy(bytes: &[u8], jids: &[String], imported: &mut Imported) {
+fn global_policy(file: &str, bytes: &[u8], jids: &[String], imported: &mut Imported) {
     let root = match xml::parse(bytes) {
         Ok(root) => root,
-        Err(error) => return imported.skip("Pidgin's prefs.xml (the OTR settings)", error.to_string()),
+        Err(error) => return imported.skip(format!("{file} (the OTR settings)"), error.to_string()),
     };
     // <pref version='1' name='/'> <pref name='OTR'> <pref name='enabled' type='bool' value='1'/>
     let Some(otr) = root.children_named("pref").find(|pref| pref.attribute("name") == Some("OTR")) else {
@@ -151,7 +154,7 @@ fn global_policy(bytes: &[u8], jids: &[String], imported: &mut Imported) {
     let values = (|| Ok::<_, String>((read("enabled")?, read("automatic")?, read("onlyprivate")?)))();
     let (enabled, automatic, only_private) = match values {
         Ok(values) => values,
-        Err(why) => return imported.skip("Pidgin's default OTR settings", why),
+        Err(why) => return imported.skip(format!("the default OTR settings in {file}"), why),
     };
     // pidgin-otr reads the rest only when /OTR/enabled exists; purple_prefs_get_bool of a
     // missing pref is false.
@@ -162,10 +165,10 @@ fn global_policy(bytes: &[u8], jids: &[String], imported: &mut Imported) {
     }
 }
 
-fn buddy_policies(bytes: &[u8], imported: &mut Imported) {
+fn buddy_policies(file: &str, bytes: &[u8], imported: &mut Imported) {
     let root = match xml::parse(bytes) {
         Ok(root) => root,
-        Err(error) => return imported.skip("Pidgin's blist.xml (per-buddy OTR settings)", error.to_string()),
+        Err(error) => return imported.skip(format!("{file} (per-buddy OTR settings)"), error.to_string()),
     };
     let mut buddies = Vec::new();
     collect_buddies(&root, &mut buddies);
@@ -290,5 +293,17 @@ pub fn import_adium(files: &SourceView<'_>, imported: &mut Imported) {
     }
     if let Some(bytes) = files.get("otr.fingerprints") {
         libotr::import_fingerprints("Adium", bytes, &account_of, imported);
+    }
+    // libpurple's own files, which Adium keeps in its `libpurple` folder under libpurple's
+    // account names (the JID, prpl-jabber): connect servers, and OTR settings where present.
+    let mut jids: Vec<String> = by_id.iter().filter_map(|(_, _, jid)| jid.clone().ok()).collect();
+    if let Some(bytes) = files.get("libpurple/accounts.xml") {
+        accounts("Adium's libpurple/accounts.xml", bytes, imported, &mut jids);
+    }
+    if let Some(bytes) = files.get("libpurple/prefs.xml") {
+        global_policy("Adium's libpurple/prefs.xml", bytes, &jids, imported);
+    }
+    if let Some(bytes) = files.get("libpurple/blist.xml") {
+        buddy_policies("Adium's libpurple/blist.xml", bytes, imported);
     }
 }
