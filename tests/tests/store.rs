@@ -210,6 +210,12 @@ fn nothing_in_the_clear_on_disk_after_a_session() {
     a.send(&format!("/msg {alice} {bob} {marker}"));
     b.expect("the message", STEP, |event| event["event"] == "message" && event["text"] == marker);
     let fingerprint = fingerprint_of(&mut a, &alice).replace(' ', "");
+    // An imported private key whose x the fixture file shows: it is kept in the store now.
+    let adium = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crypto-sandbox/tests/fixtures/import/adium");
+    a.send(&format!("/import adium {}", adium.display()));
+    let imported = a.expect("the import's report", STEP, |event| event["event"] == "imported" || event["event"] == "error");
+    assert!(imported["kept"].as_array().is_some_and(|kept| !kept.is_empty()), "{imported}");
+    let x = fixture_x(&adium.join("otr.private_key"));
     quit(a);
     quit(b);
 
@@ -229,10 +235,53 @@ fn nothing_in_the_clear_on_disk_after_a_session() {
             ("the passphrase", b"scanning passphrase".as_slice()),
             ("the account", alice.as_bytes()),
             ("the key's fingerprint", fingerprint_bytes.as_slice()),
+            ("the imported key's x", x.as_slice()),
+            ("the imported key's x in hex", hex_lower(&x).as_bytes()),
+            ("the imported key's x in HEX", hex_lower(&x).to_uppercase().as_bytes()),
+            ("the imported key's x in decimal", decimal(&x).as_bytes()),
         ] {
             assert!(!contains(bytes, needle), "{what} is in the clear in {}", path.display());
         }
     }
+}
+
+/// The first private key's x in a libotr key file, `(x #HEX#)`, as bytes (no leading zero).
+fn fixture_x(file: &Path) -> Vec<u8> {
+    let text = std::fs::read_to_string(file).expect("the fixture key file");
+    let start = text.find("(x #").expect("an x in the key file") + "(x #".len();
+    let hex = &text[start..start + text[start..].find('#').unwrap()];
+    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap()).collect();
+    let first = bytes.iter().position(|byte| *byte != 0).unwrap_or(bytes.len());
+    assert!(bytes.len() - first >= 16, "x is a real secret's length");
+    bytes[first..].to_vec()
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A big-endian magnitude in decimal, by long division (no bignum crate for one test).
+fn decimal(bytes: &[u8]) -> String {
+    let mut number = bytes.to_vec();
+    let mut digits = Vec::new();
+    while number.iter().any(|byte| *byte != 0) {
+        let mut remainder = 0u32;
+        for byte in number.iter_mut() {
+            let value = (remainder << 8) | u32::from(*byte);
+            *byte = (value / 10) as u8;
+            remainder = value % 10;
+        }
+        digits.push(b'0' + remainder as u8);
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap()
+}
+
+#[test]
+fn decimal_of_a_magnitude() {
+    assert_eq!(decimal(&[0x01, 0x00]), "256");
+    assert_eq!(decimal(&[0xff, 0xff, 0xff, 0xff]), "4294967295");
+    assert_eq!(decimal(&[0x3c, 0x03]), "15363");
 }
 
 #[test]

@@ -183,7 +183,7 @@ pub mod v1 {
 
     use super::{BookmarkRecord, FingerprintRecord, OtrKeyRecord, PeerPolicyRecord};
 
-    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Zeroize, ZeroizeOnDrop)]
+    #[derive(Clone, PartialEq, Eq, Encode, Decode, Zeroize, ZeroizeOnDrop)]
     pub struct AccountRecord {
         pub jid: String,
         pub password: String,
@@ -205,6 +205,13 @@ pub mod v1 {
         pub peer_policies: Vec<PeerPolicyRecord>,
         pub bookmarks: Vec<BookmarkRecord>,
         pub preferences: Vec<(String, String)>,
+    }
+
+    /// Only the address: the rest is as version 2 shows it, and the password never.
+    impl std::fmt::Debug for AccountRecord {
+        fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.debug_struct("AccountRecord").field("jid", &self.jid).finish_non_exhaustive()
+        }
     }
 
     /// Every value moves over as it is; no account had an onion override.
@@ -273,5 +280,18 @@ mod tests {
             }
         }
         assert!(format!("{account:?}").contains("(set, not shown)"));
+        let old = v1::AccountRecord {
+            jid: "alice@example.org".into(),
+            password: "hunter2-secret".into(),
+            server: None,
+            transport: "starttls".into(),
+            tor: "auto".into(),
+            spki_pin: None,
+            extra_anchors_pem: None,
+            otr_policy: "require".into(),
+            otr_allow_v2: true,
+            allow_plain: false,
+        };
+        assert!(!format!("{old:?}").contains("hunter2"));
     }
 }
