@@ -12,7 +12,7 @@ use ipc::xmpp::{NewAccount, TorMode, Transport};
 use ipc::{ErrorCode, Failure};
 
 use crypto_sandbox::import::{self, SourceFiles};
-use crypto_sandbox::vault::contents::{FingerprintRecord, KeptImportRecord, OtrKeyRecord, PeerPolicyRecord, TrustRecord};
+use crypto_sandbox::vault::contents::{BookmarkRecord, FingerprintRecord, KeptImportRecord, OtrKeyRecord, PeerPolicyRecord, TrustRecord};
 use otr::policy::Policy;
 use otr::trust::Trust;
 
@@ -38,7 +38,7 @@ pub fn import(
         source_files.add(name, SecretBytes::expose(&bytes).to_vec());
     }
     let imported = import::import(source, &source_files, passphrase.map(SecretText::expose));
-    let mut report = ImportReport { source, added: Vec::new(), accounts: 0, keys: 0, fingerprints: 0, skipped: unread, kept: Vec::new() };
+    let mut report = ImportReport { source, added: Vec::new(), accounts: 0, keys: 0, fingerprints: 0, bookmarks: 0, skipped: unread, kept: Vec::new() };
     report.skipped.extend(imported.skipped.iter().map(|skipped| format!("{}: {}", skipped.what, skipped.why)));
 
     // Addresses that were accounts before this import: their keys stay.
@@ -91,6 +91,7 @@ pub fn import(
             fingerprints: Vec::new(),
             peer_policies: Vec::new(),
             otr_policy: None,
+            bookmarks: Vec::new(),
         });
         kept.push(record);
         kept.len() - 1
@@ -169,6 +170,24 @@ pub fn import(
             conversations.import_peer_policy(&policy.account_jid, peer, policy.policy);
         }
     }
+    let mut rooms = Vec::new();
+    for bookmark in &imported.bookmarks {
+        let record = BookmarkRecord { account: bookmark.account_jid.clone(), room: bookmark.room.clone(), nick: bookmark.nick.clone(), autojoin: bookmark.autojoin };
+        if waiting(&bookmark.account_jid) {
+            let at = kept_for(&mut kept, &bookmark.account_jid);
+            if !kept[at].bookmarks.iter().any(|known| known.room == record.room) {
+                kept[at].bookmarks.push(record);
+            }
+        } else {
+            rooms.push(record);
+        }
+    }
+    if !rooms.is_empty() {
+        match store.add_bookmarks(rooms, true) {
+            Ok(added) => report.bookmarks = added,
+            Err(failure) => report.skipped.push(format!("the saved rooms: {}", failure.message)),
+        }
+    }
     if !kept.is_empty() {
         let described: Vec<String> = kept.iter().map(describe_kept).collect();
         match store.keep_imports(kept) {
@@ -222,6 +241,9 @@ fn describe_kept(kept: &KeptImportRecord) -> String {
     if !kept.peer_policies.is_empty() || kept.otr_policy.is_some() {
         parts.push("its OTR policies".to_owned());
     }
+    if !kept.bookmarks.is_empty() {
+        parts.push(format!("{} saved rooms", kept.bookmarks.len()));
+    }
     format!("{} kept for {}; add the account with /account add to use them", parts.join(", "), kept.jid)
 }
 
@@ -238,7 +260,9 @@ pub fn give_otr_identity(store: &mut Store, conversations: &mut Conversations, j
         Some(key) => conversations.add_imported_key(jid, &policy, allow_v2, key, report),
         None => conversations.add_account(jid, &policy, allow_v2, None, report),
     }
-    let Some(kept) = kept else { return };
+    let Some(mut kept) = kept else { return };
+    // Saved with the OTR state that follows.
+    let _ = store.add_bookmarks(std::mem::take(&mut kept.bookmarks), false);
     for fingerprint in &kept.fingerprints {
         conversations.import_fingerprint(jid, &fingerprint.peer, fingerprint.fingerprint, trust_of(fingerprint.trust));
     }
@@ -250,18 +274,15 @@ pub fn give_otr_identity(store: &mut Store, conversations: &mut Conversations, j
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use super::*;
     use std::path::{Path, PathBuf};
 
-    use ipc::crypto::FromCrypto;
-    use otr::dsa::PrivateKey;
-
     /// A store with no passphrase (fast to open) in a directory removed after.
-    struct Scratch(PathBuf);
+    pub struct Scratch(PathBuf);
 
     impl Scratch {
-        fn new(name: &str) -> Self {
+        pub fn new(name: &str) -> Self {
             let mut random = [0u8; 8];
             getrandom::fill(&mut random).unwrap();
             let suffix: String = random.iter().map(|byte| format!("{byte:02x}")).collect();
@@ -277,31 +298,40 @@ mod tests {
         }
     }
 
-    fn fixture(source: &str) -> Vec<ImportFile> {
+    pub fn fixture(source: &str) -> Vec<ImportFile> {
         let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import").join(source);
         std::fs::read_dir(&directory)
             .unwrap()
             .map(|entry| entry.unwrap().path())
             .filter(|path| path.is_file())
             .map(|path| ImportFile { name: path.file_name().unwrap().to_string_lossy().into_owned(), bytes: SecretBytes::new(std::fs::read(&path).unwrap()) })
+            // As the launcher reads them: the exact names one folder down.
+            .chain(ImportSource::ALL.into_iter().filter(|known| known.name() == source).flat_map(|known| known.wanted_subfolder_files()).flat_map(|(folder, names)| {
+                let directory = directory.clone();
+                names.iter().filter_map(move |name| {
+                    let bytes = std::fs::read(directory.join(folder).join(name)).ok()?;
+                    Some(ImportFile { name: format!("{folder}/{name}"), bytes: SecretBytes::new(bytes) })
+                })
+            }))
             .collect()
     }
 
     /// The fingerprint libotr printed for a fixture key (libotr-keys.txt).
-    fn libotr_fingerprint(client: &str, account: &str) -> String {
+    pub fn libotr_fingerprint(client: &str, account: &str) -> String {
         let listing = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import/libotr-keys.txt")).unwrap();
         listing.lines().find_map(|line| line.strip_prefix(&format!("KEY\t{client}\t{account}\t"))).and_then(|rest| rest.split('\t').nth(1)).unwrap().to_owned()
     }
 
-    fn hex(bytes: &[u8]) -> String {
+    pub fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|byte| format!("{byte:02x}")).collect()
     }
 
-    fn fingerprint_of(record: &OtrKeyRecord) -> String {
+    pub fn fingerprint_of(record: &OtrKeyRecord) -> String {
+        use otr::dsa::PrivateKey;
         hex(&PrivateKey::from_components(&record.p, &record.q, &record.g, &record.y, &record.x).unwrap().public_key().fingerprint())
     }
 
-    fn new_account(jid: &str) -> NewAccount {
+    pub fn new_account(jid: &str) -> NewAccount {
         NewAccount {
             jid: jid.into(),
             password: SecretText::new("a password".into()),
@@ -317,11 +347,19 @@ mod tests {
         }
     }
 
-    fn opened(scratch: &Scratch) -> Store {
+    pub fn opened(scratch: &Scratch) -> Store {
         let mut store = Store::new(scratch.0.join("crypto"));
         store.unlock_without_passphrase().unwrap();
         store
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
+
+    use ipc::crypto::FromCrypto;
 
     /// Adium saves no password: the account is not added, but its libotr key
     /// and its contacts' fingerprints and trust are kept, survive a reopen, and
@@ -363,6 +401,9 @@ mod tests {
         drop(store);
         let store = opened(&scratch);
         assert!(store.kept_import("alice@example.org").is_none() && store.contents().unwrap().otr_keys.iter().any(|key| key.account == "alice@example.org"));
+        // Adium's libpurple/blist.xml room came along.
+        let rooms: Vec<&str> = store.contents().unwrap().bookmarks.iter().map(|bookmark| bookmark.room.as_str()).collect();
+        assert_eq!(rooms, ["desk@conference.example.org"]);
     }
 
     /// An account that is already in the store keeps its own key: nothing
@@ -410,5 +451,33 @@ mod tests {
         assert!(report.skipped.iter().any(|why| why.contains("alice@example.org") && why.contains("another key was kept")), "{report:?}");
         let kept = store.kept_import("alice@example.org").unwrap();
         assert_eq!(fingerprint_of(kept.otr_key.as_ref().unwrap()), libotr_fingerprint("adium", "1"));
+    }
+}
+
+#[cfg(test)]
+mod bookmark_tests {
+    use super::tests_support::*;
+    use super::*;
+
+    /// Pidgin's saved rooms come in with the account and are in the store after a reopen;
+    /// a second import adds none twice.
+    #[test]
+    fn pidgin_rooms_come_in_and_stay() {
+        let scratch = Scratch::new("rooms");
+        let mut store = opened(&scratch);
+        let mut conversations = Conversations::default();
+        let mut events = Vec::new();
+        let report = import(&mut store, &mut conversations, ImportSource::Pidgin, fixture("pidgin"), None, Vec::new(), &mut |event| events.push(event)).unwrap();
+        assert_eq!(report.bookmarks, 2, "{report:?}");
+        assert!(report.skipped.iter().any(|why| why.contains("password of the room sources@muc.example.net") && why.contains("no room passwords")), "{report:?}");
+        assert!(report.skipped.iter().any(|why| why.contains("#tails") || why.contains("prpl-irc")), "{report:?}");
+        drop(store);
+        let mut store = opened(&scratch);
+        let mut rooms: Vec<(String, Option<String>, bool)> = store.contents().unwrap().bookmarks.iter().map(|bookmark| (bookmark.room.clone(), bookmark.nick.clone(), bookmark.autojoin)).collect();
+        rooms.sort();
+        assert_eq!(rooms, [("newsroom@conference.example.org".to_owned(), Some("alice".to_owned()), true), ("sources@muc.example.net".to_owned(), Some("a".to_owned()), false)]);
+        let again = import(&mut store, &mut conversations, ImportSource::Pidgin, fixture("pidgin"), None, Vec::new(), &mut |event| events.push(event)).unwrap();
+        assert_eq!(again.bookmarks, 0);
+        assert_eq!(store.contents().unwrap().bookmarks.len(), 2);
     }
 }

@@ -10,7 +10,7 @@ use ipc::secret::{Passphrase, SecretText};
 use ipc::xmpp::{ConnectionSettings, NewAccount, TorMode, Transport};
 use ipc::{AccountSummary, ErrorCode, Failure};
 
-use crypto_sandbox::vault::contents::{AccountRecord, Contents, KeptImportRecord};
+use crypto_sandbox::vault::contents::{AccountRecord, BookmarkRecord, Contents, KeptImportRecord};
 use crypto_sandbox::vault::file::{Vault, VaultError};
 use crypto_sandbox::vault::format::FormatError;
 use crypto_sandbox::vault::kdf::KdfParams;
@@ -281,6 +281,27 @@ impl Store {
             return Err(failure(error));
         }
         Ok(())
+    }
+
+    /// Adds saved rooms of the store's accounts, each (account, room) once;
+    /// the number new. Saved unless `save` is false (the caller saves next).
+    pub fn add_bookmarks(&mut self, records: Vec<BookmarkRecord>, save: bool) -> Result<u32, Failure> {
+        let store = self.open.as_mut().ok_or_else(locked)?;
+        let before = store.contents.bookmarks.len();
+        for record in records {
+            let known = store.contents.bookmarks.iter().any(|bookmark| bookmark.account == record.account && bookmark.room == record.room);
+            if !known && store.accounts.iter().any(|account| account.jid.as_string() == record.account) {
+                store.contents.bookmarks.push(record);
+            }
+        }
+        let added = store.contents.bookmarks.len() - before;
+        if save && added > 0 {
+            if let Err(error) = store.vault.save(&store.contents) {
+                store.contents.bookmarks.truncate(before);
+                return Err(failure(error));
+            }
+        }
+        Ok(added as u32)
     }
 
     /// Takes what an import kept for `jid`, now an account. Not saved here:

@@ -95,6 +95,7 @@ fn full_contents(generation: u32) -> Contents {
             fingerprints: vec![FingerprintRecord { account: "waiting@example.org".into(), peer: "dave@example.org".into(), fingerprint: [4; 20], trust: TrustRecord::VerifiedByHand }],
             peer_policies: vec![PeerPolicyRecord { account: "waiting@example.org".into(), peer: "dave@example.org".into(), policy: "require".into(), allow_v2: true }],
             otr_policy: Some("manual".into()),
+            bookmarks: vec![BookmarkRecord { account: "waiting@example.org".into(), room: "desk@conference.example.org".into(), nick: None, autojoin: false }],
         }],
     }
 }

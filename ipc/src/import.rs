@@ -123,6 +123,8 @@ pub struct ImportReport {
     pub accounts: u32,
     pub keys: u32,
     pub fingerprints: u32,
+    /// Saved rooms added to the store's accounts.
+    pub bookmarks: u32,
     /// What was left out, and why, in plain words.
     pub skipped: Vec<String>,
     /// What was kept in the store for an address that is not an account

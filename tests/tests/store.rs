@@ -305,6 +305,7 @@ fn an_import_from_pidgin_brings_the_account_its_libotr_key_and_its_fingerprints(
     assert_eq!(imported["accounts"], 1, "{imported}");
     assert_eq!(imported["keys"], 1, "{imported}");
     assert!(imported["fingerprints"].as_u64().unwrap() >= 1, "{imported}");
+    assert_eq!(imported["bookmarks"], 2, "blist.xml's two XMPP rooms: {imported}");
     let skipped = imported["skipped"].as_array().unwrap();
     assert!(skipped.iter().any(|why| why.as_str().unwrap().contains("prpl-aim")), "the AIM account is skipped, and why: {skipped:?}");
     let fingerprint = fingerprint_of(&mut burrow, "alice@example.org");
@@ -320,6 +321,7 @@ fn an_import_from_pidgin_brings_the_account_its_libotr_key_and_its_fingerprints(
     burrow.send(&format!("/import pidgin {}", pidgin.display()));
     let again = burrow.expect("the second report", STEP, |event| event["event"] == "imported");
     assert_eq!(again["accounts"], 0);
+    assert_eq!(again["bookmarks"], 0, "the rooms are in the store since the first import: {again}");
     assert!(again["skipped"].as_array().unwrap().iter().any(|why| why.as_str().unwrap().contains("already in the store")), "{again}");
     burrow.send("/import gajim /nonexistent/directory");
     let missing = burrow.expect("the error", STEP, |event| event["event"] == "error");

@@ -47,6 +47,7 @@ pub fn sample_contents(n: usize) -> Contents {
             fingerprints: vec![FingerprintRecord { account: waiting.clone(), peer: "peer0@example.net".into(), fingerprint: [9; 20], trust: TrustRecord::VerifiedByHand }],
             peer_policies: vec![PeerPolicyRecord { account: waiting, peer: "peer0@example.net".into(), policy: "require".into(), allow_v2: true }],
             otr_policy: Some("manual".into()),
+            bookmarks: vec![BookmarkRecord { account: "waiting@example.org".into(), room: "desk@conference.example.org".into(), nick: None, autojoin: false }],
         });
     }
     contents

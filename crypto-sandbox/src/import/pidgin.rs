@@ -17,7 +17,9 @@
 //!   `<setting name='OTR/…' type='bool'>0|1</setting>`): pidgin-otr's per-buddy settings
 //!   `OTR/overridedefault`, `OTR/enabled`, `OTR/automatic`, `OTR/onlyprivate`
 //!   (`otrg_gtk_ui_buddy_prefs_load`; a missing bool reads as false, as
-//!   `purple_blist_node_get_bool` returns).
+//!   `purple_blist_node_get_bool` returns). Its `<chat>` entries are the saved rooms
+//!   (`<component name='room'|'server'|'handle'>`, `gtk-autojoin`), imported as bookmarks; a room
+//!   password is not kept.
 //!
 //! The policy is what `otrg_gtk_ui_get_prefs` computes: not enabled → never; enabled, automatic
 //! and only-private → require (OTRL_POLICY_ALWAYS); enabled and automatic → opportunistic;
@@ -36,7 +38,7 @@ use otr::policy::Policy;
 use zeroize::Zeroizing;
 
 use super::xml::{self, Element};
-use super::{bare_jid, host, libotr, plist, port, shown, ImportedAccount, ImportedPolicy, Imported, SourceView};
+use super::{bare_jid, host, libotr, plist, port, shown, ImportedAccount, ImportedBookmark, ImportedPolicy, Imported, SourceView, MAX_JID_BYTES};
 
 const JABBER: &str = "prpl-jabber";
 
@@ -69,6 +71,7 @@ pub fn import(files: &SourceView<'_>, imported: &mut Imported) {
     }
     if let Some(bytes) = files.get("blist.xml") {
         buddy_policies("Pidgin's blist.xml", bytes, imported);
+        bookmarks("Pidgin's blist.xml", bytes, imported);
     }
 }
 
@@ -171,7 +174,7 @@ fn buddy_policies(file: &str, bytes: &[u8], imported: &mut Imported) {
         Err(error) => return imported.skip(format!("{file} (per-buddy OTR settings)"), error.to_string()),
     };
     let mut buddies = Vec::new();
-    collect_buddies(&root, &mut buddies);
+    collect_named(&root, "buddy", &mut buddies);
     for buddy in buddies {
         let setting = |name: &str| {
             buddy
@@ -218,13 +221,52 @@ fn buddy_policies(file: &str, bytes: &[u8], imported: &mut Imported) {
 }
 
 // Bounded by the XML reader's depth cap.
-fn collect_buddies<'a>(element: &'a Element, out: &mut Vec<&'a Element>) {
+fn collect_named<'a>(element: &'a Element, name: &str, out: &mut Vec<&'a Element>) {
     for child in &element.children {
-        if child.name == "buddy" {
+        if child.name == name {
             out.push(child);
         } else {
-            collect_buddies(child, out);
+            collect_named(child, name, out);
         }
+    }
+}
+
+/// libpurple's saved group chats (blist.c `<chat proto=… account=…>` with `<component
+/// name='room'|'server'|'handle'|'password'>`, the Jabber prpl's chat fields, and Pidgin's
+/// `<setting name='gtk-autojoin' type='bool'>`).
+fn bookmarks(file: &str, bytes: &[u8], imported: &mut Imported) {
+    let root = match xml::parse(bytes) {
+        Ok(root) => root,
+        Err(error) => return imported.skip(format!("{file} (saved rooms)"), error.to_string()),
+    };
+    let mut chats = Vec::new();
+    collect_named(&root, "chat", &mut chats);
+    for chat in chats {
+        let component = |name: &str| {
+            chat.children_named("component").find(|component| component.attribute("name") == Some(name)).map(|component| component.text.trim().to_owned()).filter(|text| !text.is_empty())
+        };
+        let (room, server) = (component("room").unwrap_or_default(), component("server").unwrap_or_default());
+        let account = chat.attribute("account").unwrap_or("");
+        let what = format!("the room {}@{} of {}", shown(&room), shown(&server), shown(account));
+        let account_jid = match pidgin_account(account, chat.attribute("proto").unwrap_or("")) {
+            Ok(jid) => jid,
+            Err(why) => {
+                imported.skip(what, why);
+                continue;
+            }
+        };
+        let Some(room_jid) = bare_jid(&format!("{room}@{server}")) else {
+            imported.skip(what, "its room and server do not make an XMPP address");
+            continue;
+        };
+        if component("password").is_some() {
+            imported.skip(format!("the password of {what}"), "Burrow keeps no room passwords; type it when joining");
+        }
+        let nick = component("handle").filter(|nick| nick.len() <= MAX_JID_BYTES / 3 && !nick.chars().any(char::is_control));
+        let autojoin = chat
+            .children_named("setting")
+            .any(|setting| setting.attribute("name") == Some("gtk-autojoin") && setting.attribute("type") == Some("bool") && bool_text(&setting.text) == Some(true));
+        imported.add_bookmark(ImportedBookmark { account_jid, room: room_jid, nick, autojoin });
     }
 }
 
@@ -305,5 +347,6 @@ pub fn import_adium(files: &SourceView<'_>, imported: &mut Imported) {
     }
     if let Some(bytes) = files.get("libpurple/blist.xml") {
         buddy_policies("Adium's libpurple/blist.xml", bytes, imported);
+        bookmarks("Adium's libpurple/blist.xml", bytes, imported);
     }
 }

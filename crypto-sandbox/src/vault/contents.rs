@@ -127,6 +127,8 @@ pub struct KeptImportRecord {
     pub peer_policies: Vec<PeerPolicyRecord>,
     /// The account-wide OTR policy the other client had.
     pub otr_policy: Option<String>,
+    /// Its saved rooms, with `account` set to `jid`.
+    pub bookmarks: Vec<BookmarkRecord>,
 }
 
 /// Everything in one store, current version.
@@ -267,7 +269,7 @@ mod tests {
             allow_plain: false,
         };
         let key = OtrKeyRecord { account: "alice@example.org".into(), p: vec![1], q: vec![2], g: vec![3], y: vec![4], x: vec![0xde, 0xad, 0xbe, 0xef], instance_tag: 0x100 };
-        let kept = KeptImportRecord { jid: "alice@example.org".into(), source: "adium".into(), otr_key: Some(key.clone()), fingerprints: vec![], peer_policies: vec![], otr_policy: None };
+        let kept = KeptImportRecord { jid: "alice@example.org".into(), source: "adium".into(), otr_key: Some(key.clone()), fingerprints: vec![], peer_policies: vec![], otr_policy: None, bookmarks: vec![] };
         let mut contents = Contents::default();
         contents.accounts.push(account.clone());
         contents.otr_keys.push(key.clone());
