@@ -80,22 +80,6 @@ pub fn import(
     // password (Adium never does) still held the user's OTR identity.
     let mut kept: Vec<KeptImportRecord> = Vec::new();
     let waiting = |jid: &str| !already.iter().any(|known| known == jid) && !report.added.iter().any(|added| added == jid);
-    let kept_for = |kept: &mut Vec<KeptImportRecord>, jid: &str| -> usize {
-        if let Some(at) = kept.iter().position(|record| record.jid == jid) {
-            return at;
-        }
-        let record = store.kept_import(jid).cloned().unwrap_or_else(|| KeptImportRecord {
-            jid: jid.to_owned(),
-            source: source.name().to_owned(),
-            otr_key: None,
-            fingerprints: Vec::new(),
-            peer_policies: Vec::new(),
-            otr_policy: None,
-            bookmarks: Vec::new(),
-        });
-        kept.push(record);
-        kept.len() - 1
-    };
 
     // Keys go to the accounts just added; an account that was already
     // here keeps its own key (its contacts know that fingerprint).
@@ -103,7 +87,7 @@ pub fn import(
     for key in &imported.keys {
         let record = key_record(key);
         if waiting(&key.account_jid) {
-            let at = kept_for(&mut kept, &key.account_jid);
+            let at = kept_slot(&mut kept, store, source, &key.account_jid);
             match &kept[at].otr_key {
                 None => kept[at].otr_key = Some(record),
                 Some(earlier) if earlier.x == record.x => {}
@@ -115,24 +99,31 @@ pub fn import(
             report.skipped.push(format!("an OTR key of {}: the account already has its key, kept as it is", key.account_jid));
             continue;
         }
+        if store.kept_import(&key.account_jid).is_some_and(|kept| kept.otr_key.is_some()) {
+            report.skipped.push(format!("an OTR key of {}: the key an earlier import kept for it is used, and this one left out", key.account_jid));
+            continue;
+        }
         let Ok(stored) = store.account(&key.account_jid) else { continue };
         let (policy, allow_v2) = (stored.policy.clone(), stored.allow_v2);
         conversations.add_imported_key(&key.account_jid, &policy, allow_v2, &record, report_otr);
         keyed.push(key.account_jid.clone());
         report.keys += 1;
     }
-    // Accounts that came without a key get one made here.
+    // Accounts that came without a key get the one an earlier import kept
+    // for them, or one made here; what an earlier import kept (trust, rooms)
+    // applies to every account added now.
     for jid in &report.added {
-        if !keyed.contains(jid) {
-            if let Ok(stored) = store.account(jid) {
-                let (policy, allow_v2) = (stored.policy.clone(), stored.allow_v2);
-                conversations.add_account(jid, &policy, allow_v2, None, report_otr);
+        if keyed.contains(jid) {
+            if let Some(kept) = store.take_kept_import(jid) {
+                apply_kept(store, conversations, jid, kept);
             }
+        } else {
+            give_otr_identity(store, conversations, jid, report_otr);
         }
     }
     for fingerprint in &imported.fingerprints {
         if waiting(&fingerprint.account_jid) {
-            let at = kept_for(&mut kept, &fingerprint.account_jid);
+            let at = kept_slot(&mut kept, store, source, &fingerprint.account_jid);
             let record = &mut kept[at];
             if !record.fingerprints.iter().any(|known| known.peer == fingerprint.peer && known.fingerprint == fingerprint.fingerprint) {
                 record.fingerprints.push(FingerprintRecord {
@@ -152,7 +143,7 @@ pub fn import(
     }
     for policy in &imported.policies {
         if waiting(&policy.account_jid) {
-            let at = kept_for(&mut kept, &policy.account_jid);
+            let at = kept_slot(&mut kept, store, source, &policy.account_jid);
             let record = &mut kept[at];
             match &policy.peer {
                 None => {
@@ -174,7 +165,7 @@ pub fn import(
     for bookmark in &imported.bookmarks {
         let record = BookmarkRecord { account: bookmark.account_jid.clone(), room: bookmark.room.clone(), nick: bookmark.nick.clone(), autojoin: bookmark.autojoin };
         if waiting(&bookmark.account_jid) {
-            let at = kept_for(&mut kept, &bookmark.account_jid);
+            let at = kept_slot(&mut kept, store, source, &bookmark.account_jid);
             if !kept[at].bookmarks.iter().any(|known| known.room == record.room) {
                 kept[at].bookmarks.push(record);
             }
@@ -196,6 +187,25 @@ pub fn import(
         }
     }
     Ok(report)
+}
+
+/// Where in `kept` the record for `jid` is: what an earlier import kept for
+/// it, or a new one.
+fn kept_slot(kept: &mut Vec<KeptImportRecord>, store: &Store, source: ImportSource, jid: &str) -> usize {
+    if let Some(at) = kept.iter().position(|record| record.jid == jid) {
+        return at;
+    }
+    let record = store.kept_import(jid).cloned().unwrap_or_else(|| KeptImportRecord {
+        jid: jid.to_owned(),
+        source: source.name().to_owned(),
+        otr_key: None,
+        fingerprints: Vec::new(),
+        peer_policies: Vec::new(),
+        otr_policy: None,
+        bookmarks: Vec::new(),
+    });
+    kept.push(record);
+    kept.len() - 1
 }
 
 /// An imported key as the store keeps it. Its instance tag is 0: a fresh
@@ -260,7 +270,14 @@ pub fn give_otr_identity(store: &mut Store, conversations: &mut Conversations, j
         Some(key) => conversations.add_imported_key(jid, &policy, allow_v2, key, report),
         None => conversations.add_account(jid, &policy, allow_v2, None, report),
     }
-    let Some(mut kept) = kept else { return };
+    if let Some(kept) = kept {
+        apply_kept(store, conversations, jid, kept);
+    }
+}
+
+/// A kept import's contacts' fingerprints, trust, policies and rooms, for
+/// its address, now an account (whose key is settled already).
+fn apply_kept(store: &mut Store, conversations: &mut Conversations, jid: &str, mut kept: KeptImportRecord) {
     // Saved with the OTR state that follows.
     let _ = store.add_bookmarks(std::mem::take(&mut kept.bookmarks), false);
     for fingerprint in &kept.fingerprints {
@@ -451,6 +468,17 @@ mod tests {
         assert!(report.skipped.iter().any(|why| why.contains("alice@example.org") && why.contains("another key was kept")), "{report:?}");
         let kept = store.kept_import("alice@example.org").unwrap();
         assert_eq!(fingerprint_of(kept.otr_key.as_ref().unwrap()), libotr_fingerprint("adium", "1"));
+
+        // Pidgin with its password now: the account comes in, with the key kept first, and
+        // Adium's trust in bob.
+        let report = import(&mut store, &mut conversations, ImportSource::Pidgin, fixture("pidgin"), None, Vec::new(), &mut |event| events.push(event)).unwrap();
+        assert_eq!(report.added, ["alice@example.org"], "{report:?}");
+        assert!(report.skipped.iter().any(|why| why.contains("alice@example.org") && why.contains("earlier import kept")), "{report:?}");
+        assert!(store.kept_import("alice@example.org").is_none());
+        let saved = conversations.take_changes().unwrap();
+        let key = saved.keys.iter().find(|key| key.account == "alice@example.org").unwrap();
+        assert_eq!(fingerprint_of(key), libotr_fingerprint("adium", "1"));
+        assert!(saved.fingerprints.iter().any(|record| record.peer == "bob@example.net" && hex(&record.fingerprint) == "5a6774818e9ba8b5c2cfdce9f603101d2a374451"));
     }
 }
 
