@@ -436,6 +436,20 @@ mod tests {
         assert!(decode_contents(3, &bytes).is_err());
     }
 
+    /// Two kept imports for one address would leave it unclear which key the account gets.
+    #[test]
+    fn two_kept_imports_for_one_address_are_refused() {
+        use super::super::contents::KeptImportRecord;
+        let kept = || KeptImportRecord { jid: "a@b.org".into(), source: "adium".into(), otr_key: None, fingerprints: vec![], peer_policies: vec![], otr_policy: None, bookmarks: vec![] };
+        let mut contents = Contents::default();
+        contents.kept_imports.push(kept());
+        let plaintext = encode_plaintext(&contents).unwrap();
+        assert_eq!(decode_plaintext(&plaintext).unwrap(), contents);
+        contents.kept_imports.push(kept());
+        let plaintext = encode_plaintext(&contents).unwrap();
+        assert!(matches!(decode_plaintext(&plaintext), Err(FormatError::Damaged { reason }) if reason.contains("kept imports")));
+    }
+
     #[test]
     fn plaintext_layout() {
         let plaintext = encode_plaintext(&Contents::default()).unwrap();
