@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Burrow's tests need on Debian 12 and runs every test.
 # Run as root (apt-get; the hostile-IPC tests force a socket buffer size,
-# which needs CAP_NET_ADMIN). Set BURROW_FUZZ_SECONDS=0 to skip the fuzz run.
+# which needs CAP_NET_ADMIN). Set BURROW_FUZZ_SECONDS=0 to skip the fuzz run
+# (BURROW_IMPORTER_FUZZ_SECONDS sets the per-importer targets' seconds, 10 each).
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup-common.sh
@@ -41,5 +42,11 @@ if [ "$fuzz_seconds" -gt 0 ]; then
     crypto-sandbox/fuzz/run.sh "$fuzz_seconds"
     echo "== importers fuzzing for ${fuzz_seconds}s"
     crypto-sandbox/fuzz-import/run.sh "$fuzz_seconds"
+    # Each importer's own target, briefly (BURROW_IMPORTER_FUZZ_SECONDS each, 10 by default).
+    importer_seconds="${BURROW_IMPORTER_FUZZ_SECONDS:-10}"
+    for importer in pidgin adium gajim xmpp_client coyim; do
+        echo "== $importer importer fuzzing for ${importer_seconds}s"
+        crypto-sandbox/fuzz-import/run.sh "$importer_seconds" "$importer"
+    done
 fi
 echo "== all tests passed"

@@ -358,26 +358,21 @@ fn read_import(source: ImportSource, directory: Option<&str>) -> Result<(Vec<Imp
         let mut names: Vec<String> = entries.flatten().filter_map(|entry| entry.file_name().into_string().ok()).filter(|name| source.wants(name)).collect();
         names.sort();
         for name in names {
-            let path = directory.join(&name);
-            let metadata = match std::fs::symlink_metadata(&path) {
-                Ok(metadata) if metadata.is_file() => metadata,
-                _ => {
-                    unread.push(format!("{name}: not a regular file"));
-                    continue;
-                }
-            };
-            let size = usize::try_from(metadata.len()).unwrap_or(usize::MAX);
-            if files.len() >= MAX_IMPORT_FILES || total.saturating_add(size) > MAX_IMPORT_BYTES {
-                unread.push(format!("{name}: too large to import ({size} bytes)"));
+            read_import_file(&directory.join(&name), name, &mut files, &mut unread, &mut total);
+        }
+        // One named folder down (Adium's `libpurple`), never further, never
+        // through a link, and only the exact names listed for it.
+        for (folder, wanted) in source.wanted_subfolder_files() {
+            let subfolder = directory.join(folder);
+            if !std::fs::symlink_metadata(&subfolder).is_ok_and(|metadata| metadata.is_dir()) {
                 continue;
             }
-            let mut bytes = Vec::with_capacity(size);
-            match std::fs::File::open(&path).and_then(|file| file.take(MAX_IMPORT_BYTES as u64).read_to_end(&mut bytes)) {
-                Ok(_) => {
-                    total += bytes.len();
-                    files.push(ImportFile { name, bytes: ipc::secret::SecretBytes::new(bytes) });
+            for name in *wanted {
+                let path = subfolder.join(name);
+                if std::fs::symlink_metadata(&path).is_err() {
+                    continue;
                 }
-                Err(error) => unread.push(format!("{name}: cannot be read ({error})")),
+                read_import_file(&path, format!("{folder}/{name}"), &mut files, &mut unread, &mut total);
             }
         }
     }
@@ -386,6 +381,35 @@ fn read_import(source: ImportSource, directory: Option<&str>) -> Result<(Vec<Imp
         return Err(format!("no {} directory was found (looked in {})", source.name(), shown.join(", ")));
     }
     Ok((files, unread))
+}
+
+/// Reads one wanted file if it is a regular file (a link is not followed)
+/// and fits what is left of the import's budget.
+fn read_import_file(path: &std::path::Path, name: String, files: &mut Vec<ImportFile>, unread: &mut Vec<String>, total: &mut usize) {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let metadata = match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_file() => metadata,
+        _ => {
+            unread.push(format!("{name}: not a regular file"));
+            return;
+        }
+    };
+    let size = usize::try_from(metadata.len()).unwrap_or(usize::MAX);
+    if files.len() >= MAX_IMPORT_FILES || total.saturating_add(size) > MAX_IMPORT_BYTES {
+        unread.push(format!("{name}: too large to import ({size} bytes)"));
+        return;
+    }
+    let mut bytes = Vec::with_capacity(size);
+    // O_NOFOLLOW: a link put there after the check above is not followed either.
+    let opened = std::fs::OpenOptions::new().read(true).custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32).open(path);
+    match opened.and_then(|file| file.take(MAX_IMPORT_BYTES as u64).read_to_end(&mut bytes)) {
+        Ok(_) => {
+            *total += bytes.len();
+            files.push(ImportFile { name, bytes: ipc::secret::SecretBytes::new(bytes) });
+        }
+        Err(error) => unread.push(format!("{name}: cannot be read ({error})")),
+    }
 }
 
 fn forward_terminate(broker_pid: u32) {
@@ -415,4 +439,40 @@ async fn stop_children(mut children: HashMap<Role, Running>, exits: &mut mpsc::U
     }
     // Reap the killed ones, briefly.
     while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(500), exits.recv()).await {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Adium's `libpurple` folder: its exact names are read, nothing else
+    /// in it, nothing deeper, and not through a link.
+    #[test]
+    fn import_reads_only_the_named_files_one_folder_down() {
+        let root = std::env::temp_dir().join(format!("burrow-launcher-import-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let adium = root.join("adium");
+        std::fs::create_dir_all(adium.join("libpurple/deeper")).unwrap();
+        std::fs::write(adium.join("Accounts.plist"), b"plist").unwrap();
+        std::fs::write(adium.join("libpurple/accounts.xml"), b"accounts").unwrap();
+        std::fs::write(adium.join("libpurple/secret.txt"), b"not wanted").unwrap();
+        std::fs::write(adium.join("libpurple/deeper/blist.xml"), b"too deep").unwrap();
+        std::fs::write(root.join("outside.xml"), b"outside").unwrap();
+        std::os::unix::fs::symlink(root.join("outside.xml"), adium.join("libpurple/blist.xml")).unwrap();
+        let (files, unread) = read_import(ImportSource::Adium, Some(adium.to_str().unwrap())).unwrap();
+        let names: Vec<&str> = files.iter().map(|file| file.name.as_str()).collect();
+        assert_eq!(names, ["Accounts.plist", "libpurple/accounts.xml"]);
+        assert_eq!(files[1].bytes.expose(), b"accounts");
+        assert!(unread.iter().any(|why| why.starts_with("libpurple/blist.xml: not a regular file")), "{unread:?}");
+
+        // The folder itself a link: not followed.
+        let linked = root.join("linked");
+        std::fs::create_dir_all(&linked).unwrap();
+        std::os::unix::fs::symlink(adium.join("libpurple"), linked.join("libpurple")).unwrap();
+        std::fs::write(linked.join("otr.private_key"), b"key").unwrap();
+        let (files, _) = read_import(ImportSource::Adium, Some(linked.to_str().unwrap())).unwrap();
+        let names: Vec<&str> = files.iter().map(|file| file.name.as_str()).collect();
+        assert_eq!(names, ["otr.private_key"]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

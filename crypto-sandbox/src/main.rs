@@ -63,7 +63,7 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
                 match opened {
                     Ok(accounts) => {
                         let mut restored = Vec::new();
-                        restore(&store, &mut conversations, &mut |event| restored.push(event));
+                        restore(&mut store, &mut conversations, &mut |event| restored.push(event));
                         replies.push(FromCrypto::Unlocked { accounts, settings: store.connection_settings() });
                         replies.extend(restored);
                     }
@@ -73,17 +73,24 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
             ToCrypto::ChangePassphrase { passphrase } => replies.push(FromCrypto::PassphraseChanged(store.change_passphrase(&passphrase))),
             ToCrypto::Ping(probe) => replies.push(FromCrypto::Ping(probe)),
             ToCrypto::Pong(probe) => replies.push(FromCrypto::Pong(probe)),
-            ToCrypto::AddAccount(account) => match store.add_account(account) {
+            ToCrypto::AddAccount(mut account) => {
+                // An import kept this address's OTR policy: the user named none.
+                if account.policy.is_none() {
+                    let jid = ipc::jid::BareJid::parse(&account.jid).map(|jid| jid.as_string()).unwrap_or_default();
+                    account.policy = store.kept_import(&jid).and_then(|kept| kept.otr_policy.clone());
+                }
+                match store.add_account(account) {
                 Ok((summary, settings)) => {
                     let account = summary.jid.clone();
                     writer.send(&FromCrypto::AccountAdded { summary, settings }).await?;
                     // The account is usable at once; its OTR key follows
-                    // (the UI is told while it is made).
-                    let (policy, allow_v2) = store.account(&account).map(|stored| (stored.policy.clone(), stored.allow_v2)).unwrap_or_default();
-                    conversations.add_account(&account, &policy, allow_v2, None, &mut |event| replies.push(event));
+                    // (the imported one kept for it, or one made now, the UI
+                    // told while it is made).
+                    importing::give_otr_identity(&mut store, &mut conversations, &account, &mut |event| replies.push(event));
                 }
                 Err(failure) => replies.push(FromCrypto::AccountRefused(failure)),
-            },
+                }
+            }
             ToCrypto::Send { account, peer, text, request } => match store.account(&account) {
                 Ok(_) => replies.extend(conversations.send(&account, &peer, &text, request, Instant::now())),
                 Err(failure) => replies.push(FromCrypto::SendFailed { account, peer, request, failure }),
@@ -160,12 +167,22 @@ fn account_named(request: &ToCrypto) -> String {
 }
 
 /// The opened store's accounts get their OTR keys (made now for any that
-/// has none), their contacts' trust and policies.
-fn restore(store: &store::Store, conversations: &mut Conversations, report: &mut dyn FnMut(FromCrypto)) {
+/// has none), their contacts' trust and policies. An account without a key
+/// for which an import was kept (the process stopped between saving the
+/// account and its OTR state) gets the kept one.
+fn restore(store: &mut store::Store, conversations: &mut Conversations, report: &mut dyn FnMut(FromCrypto)) {
     let Some(contents) = store.contents() else { return };
+    let mut unkeyed = Vec::new();
     for record in &contents.accounts {
-        let key = contents.otr_keys.iter().find(|key| key.account == record.jid);
-        conversations.add_account(&record.jid, &record.otr_policy, record.otr_allow_v2, key, report);
+        match contents.otr_keys.iter().find(|key| key.account == record.jid) {
+            Some(key) => conversations.add_account(&record.jid, &record.otr_policy, record.otr_allow_v2, Some(key), report),
+            None if store.kept_import(&record.jid).is_some() => unkeyed.push(record.jid.clone()),
+            None => conversations.add_account(&record.jid, &record.otr_policy, record.otr_allow_v2, None, report),
+        }
     }
-    conversations.restore(&contents.fingerprints, &contents.peer_policies);
+    let (fingerprints, peer_policies) = (contents.fingerprints.clone(), contents.peer_policies.clone());
+    conversations.restore(&fingerprints, &peer_policies);
+    for jid in unkeyed {
+        importing::give_otr_identity(store, conversations, &jid, report);
+    }
 }

@@ -10,7 +10,7 @@ use ipc::secret::{Passphrase, SecretText};
 use ipc::xmpp::{ConnectionSettings, NewAccount, TorMode, Transport};
 use ipc::{AccountSummary, ErrorCode, Failure};
 
-use crypto_sandbox::vault::contents::{AccountRecord, Contents};
+use crypto_sandbox::vault::contents::{AccountRecord, BookmarkRecord, Contents, KeptImportRecord};
 use crypto_sandbox::vault::file::{Vault, VaultError};
 use crypto_sandbox::vault::format::FormatError;
 use crypto_sandbox::vault::kdf::KdfParams;
@@ -30,6 +30,8 @@ pub struct StoredAccount {
 
 /// The most accounts one store holds: each is a task and a connection in net.
 pub const MAX_ACCOUNTS: usize = 64;
+/// The most imported identities one store keeps waiting for their account.
+pub const MAX_KEPT_IMPORTS: usize = 64;
 
 pub struct Store {
     directory: PathBuf,
@@ -247,6 +249,67 @@ impl Store {
             }
         }
         store.vault.save(&store.contents).map_err(failure)
+    }
+
+    /// What an import kept for `jid`, which is not an account (yet).
+    pub fn kept_import(&self, jid: &str) -> Option<&KeptImportRecord> {
+        self.open.as_ref()?.contents.kept_imports.iter().find(|kept| kept.jid == jid)
+    }
+
+    /// Keeps imported identities for addresses that are not accounts, each
+    /// replacing what was kept for its address before, and saves; on a failed
+    /// save nothing is kept.
+    pub fn keep_imports(&mut self, records: Vec<KeptImportRecord>) -> Result<(), Failure> {
+        let store = self.open.as_mut().ok_or_else(locked)?;
+        let before = store.contents.kept_imports.clone();
+        for record in records {
+            if store.accounts.iter().any(|account| account.jid.as_string() == record.jid) {
+                continue;
+            }
+            let count = store.contents.kept_imports.len();
+            match store.contents.kept_imports.iter_mut().find(|kept| kept.jid == record.jid) {
+                Some(slot) => *slot = record,
+                None if count < MAX_KEPT_IMPORTS => store.contents.kept_imports.push(record),
+                None => {
+                    store.contents.kept_imports = before;
+                    return Err(Failure::new(ErrorCode::BadCommand, format!("The store keeps at most {MAX_KEPT_IMPORTS} imported identities without an account.")));
+                }
+            }
+        }
+        if let Err(error) = store.vault.save(&store.contents) {
+            store.contents.kept_imports = before;
+            return Err(failure(error));
+        }
+        Ok(())
+    }
+
+    /// Adds saved rooms of the store's accounts, each (account, room) once;
+    /// the number new. Saved unless `save` is false (the caller saves next).
+    pub fn add_bookmarks(&mut self, records: Vec<BookmarkRecord>, save: bool) -> Result<u32, Failure> {
+        let store = self.open.as_mut().ok_or_else(locked)?;
+        let before = store.contents.bookmarks.len();
+        for record in records {
+            let known = store.contents.bookmarks.iter().any(|bookmark| bookmark.account == record.account && bookmark.room == record.room);
+            if !known && store.accounts.iter().any(|account| account.jid.as_string() == record.account) {
+                store.contents.bookmarks.push(record);
+            }
+        }
+        let added = store.contents.bookmarks.len() - before;
+        if save && added > 0 {
+            if let Err(error) = store.vault.save(&store.contents) {
+                store.contents.bookmarks.truncate(before);
+                return Err(failure(error));
+            }
+        }
+        Ok(added as u32)
+    }
+
+    /// Takes what an import kept for `jid`, now an account. Not saved here:
+    /// the OTR state it becomes is saved with it, in one write.
+    pub fn take_kept_import(&mut self, jid: &str) -> Option<KeptImportRecord> {
+        let store = self.open.as_mut()?;
+        let at = store.contents.kept_imports.iter().position(|kept| kept.jid == jid)?;
+        Some(store.contents.kept_imports.remove(at))
     }
 
     pub fn account(&self, jid: &str) -> Result<&StoredAccount, Failure> {

@@ -12,7 +12,8 @@ fn fixtures() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import")
 }
 
-/// What the launcher does: every file of the directory that the source wants.
+/// What the launcher does: every file of the directory that the source wants, and the exact
+/// names it wants one folder down.
 fn load(source: Source, dir: &str) -> SourceFiles {
     let mut files = SourceFiles::new();
     for entry in std::fs::read_dir(fixtures().join(dir)).unwrap() {
@@ -20,6 +21,13 @@ fn load(source: Source, dir: &str) -> SourceFiles {
         let name = entry.file_name().into_string().unwrap();
         if import::wanted_files(source).iter().any(|pattern| import::glob_matches(pattern, &name)) {
             files.add(name, std::fs::read(entry.path()).unwrap());
+        }
+    }
+    for (folder, names) in source.wanted_subfolder_files() {
+        for name in *names {
+            if let Ok(bytes) = std::fs::read(fixtures().join(dir).join(folder).join(name)) {
+                files.add(format!("{folder}/{name}"), bytes);
+            }
         }
     }
     files
@@ -122,6 +130,9 @@ fn adium() {
     let jids: Vec<&str> = imported.accounts.iter().map(|account| account.jid.as_str()).collect();
     assert_eq!(jids, ["alice@example.org", "alice.work@gmail.com"], "{imported:#?}");
     assert!(skipped_with(&imported, "account alice_aim", "libpurple-oscar-AIM is not XMPP"));
+    // libpurple/accounts.xml names alice's connect server; Adium saved no password.
+    assert_eq!(server(&imported, "alice@example.org"), Some(("xmpp.example.org".into(), 5222)));
+    assert_eq!(password(&imported, "alice@example.org"), None);
     let libotr = key_lines("libotr-keys.txt");
     let expected = libotr.iter().find(|line| line[1] == "adium" && line[2] == "1").unwrap();
     assert_eq!(keys(&imported), [("alice@example.org".to_string(), expected[4].clone())]);
@@ -138,15 +149,40 @@ fn adium() {
     assert!(imported.policies.is_empty());
 }
 
+/// The same accounts in an XML Accounts.plist (the binary one was made from it) come in the same.
 #[test]
-fn adium_binary_plist_is_skipped_with_advice() {
+fn adium_xml_plist_reads_as_the_binary_one() {
+    let mut files = load(Source::Adium, "adium");
+    files.add("Accounts.plist", std::fs::read(fixtures().join("adium-xml/Accounts.plist")).unwrap());
+    assert!(!files.get("Accounts.plist").unwrap().starts_with(b"bplist"));
+    let from_xml = import::import(Source::Adium, &files, None);
+    let from_binary = import::import(Source::Adium, &load(Source::Adium, "adium"), None);
+    assert!(load(Source::Adium, "adium").get("Accounts.plist").unwrap().starts_with(b"bplist00"), "the fixture is binary, as Adium writes it");
+    assert_eq!(from_xml.accounts, from_binary.accounts);
+    assert_eq!(keys(&from_xml), keys(&from_binary));
+    assert_eq!(from_xml.fingerprints, from_binary.fingerprints);
+}
+
+#[test]
+fn adium_damaged_binary_plist_is_skipped_in_words() {
     let mut files = load(Source::Adium, "adium");
     files.add("Accounts.plist", b"bplist00\xd1\x01\x02".to_vec());
     let imported = import::import(Source::Adium, &files, None);
-    assert!(imported.accounts.is_empty());
     assert!(imported.keys.is_empty());
-    assert!(skipped_with(&imported, "Adium's Accounts.plist", "binary plist; convert it with plutil -convert xml1"));
-    assert!(skipped_with(&imported, "the key of 1 (libpurple-Jabber)", "binary plist"));
+    assert!(skipped_with(&imported, "Adium's Accounts.plist", "not a valid binary property list"), "{:#?}", imported.skipped);
+    assert!(skipped_with(&imported, "the key of 1 (libpurple-Jabber)", "Accounts.plist could not be read"), "{:#?}", imported.skipped);
+}
+
+/// A folder the launcher does not read one level down is not read here either: only the exact
+/// names it lists, never another file of that folder or a deeper one.
+#[test]
+fn adium_reads_only_the_named_libpurple_files() {
+    let mut files = load(Source::Adium, "adium");
+    files.add("libpurple/otr.private_key", b"(privkeys)".to_vec());
+    files.add("libpurple/sub/accounts.xml", b"<account/>".to_vec());
+    let imported = import::import(Source::Adium, &files, None);
+    assert!(skipped_with(&imported, "file libpurple/otr.private_key", "does not keep anything"));
+    assert!(skipped_with(&imported, "file libpurple/sub/accounts.xml", "does not keep anything"));
 }
 
 #[test]

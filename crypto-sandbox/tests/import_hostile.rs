@@ -133,7 +133,7 @@ fn wrong_types_are_skipped_by_name() {
     files.add("prefs.xml", prefs.to_vec());
     let imported = import::import(Source::Pidgin, &files, None);
     assert!(imported.policies.is_empty());
-    assert!(reason(&imported, "Pidgin's default OTR settings").contains("not a bool"));
+    assert!(reason(&imported, "the default OTR settings in Pidgin's prefs.xml").contains("not a bool"));
 
     let imported = one(Source::Pidgin, "accounts.xml", b"<accounts/>".to_vec());
     assert!(reason(&imported, "accounts.xml").contains("root element"));

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crypto_sandbox::vault::contents::{AccountRecord, BookmarkRecord, FingerprintRecord, OtrKeyRecord, PeerPolicyRecord, TrustRecord};
+use crypto_sandbox::vault::contents::{AccountRecord, BookmarkRecord, FingerprintRecord, KeptImportRecord, OtrKeyRecord, PeerPolicyRecord, TrustRecord};
 use crypto_sandbox::vault::file::{BACKUP, DAMAGED_PREFIX, STORE, TEMP_PREFIX};
 use crypto_sandbox::vault::format::{FormatError, HEADER_LEN};
 use crypto_sandbox::vault::{Contents, KdfParams, Vault, VaultError};
@@ -88,6 +88,15 @@ fn full_contents(generation: u32) -> Contents {
             BookmarkRecord { account: "second@example.net".into(), room: "other@muc.example.net".into(), nick: None, autojoin: false },
         ],
         preferences: vec![("theme".into(), "dark".into()), ("generation".into(), generation.to_string())],
+        kept_imports: vec![KeptImportRecord {
+            jid: "waiting@example.org".into(),
+            source: "adium".into(),
+            otr_key: Some(OtrKeyRecord { account: "waiting@example.org".into(), p: vec![0xc5; 128], q: vec![0x9b; 20], g: vec![0x02; 128], y: vec![0x5f; 128], x: vec![0x12; 20], instance_tag: 0 }),
+            fingerprints: vec![FingerprintRecord { account: "waiting@example.org".into(), peer: "dave@example.org".into(), fingerprint: [4; 20], trust: TrustRecord::VerifiedByHand }],
+            peer_policies: vec![PeerPolicyRecord { account: "waiting@example.org".into(), peer: "dave@example.org".into(), policy: "require".into(), allow_v2: true }],
+            otr_policy: Some("manual".into()),
+            bookmarks: vec![BookmarkRecord { account: "waiting@example.org".into(), room: "desk@conference.example.org".into(), nick: None, autojoin: false }],
+        }],
     }
 }
 

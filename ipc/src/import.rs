@@ -57,13 +57,26 @@ impl ImportSource {
     pub fn wanted_files(self) -> &'static [&'static str] {
         match self {
             ImportSource::Pidgin => &["accounts.xml", "prefs.xml", "blist.xml", "otr.private_key", "otr.fingerprints"],
-            ImportSource::Adium => &["Accounts.plist", "otr.private_key", "otr.fingerprints"],
+            // Adium keeps libpurple's own files in its `libpurple` folder
+            // (see `wanted_subfolder_files`).
+            ImportSource::Adium => &["Accounts.plist", "otr.private_key", "otr.fingerprints", "libpurple/accounts.xml", "libpurple/blist.xml", "libpurple/prefs.xml"],
             ImportSource::Gajim => &["*.key3", "*.fpr", "config"],
             // Its configuration is one JSON file, `~/.xmpp-client` itself by
             // default (the launcher passes that file alone), or a directory
             // of them.
             ImportSource::XmppClient => &["*"],
             ImportSource::Coyim => &["accounts.json", "accounts.json.enc"],
+        }
+    }
+
+    /// Files read one folder down: (that folder's exact name, the exact
+    /// file names in it). Only that folder, only if it is a directory and
+    /// not a link; the files reach the importer named `FOLDER/NAME`, as
+    /// `wanted_files` lists them.
+    pub fn wanted_subfolder_files(self) -> &'static [(&'static str, &'static [&'static str])] {
+        match self {
+            ImportSource::Adium => &[("libpurple", &["accounts.xml", "blist.xml", "prefs.xml"])],
+            _ => &[],
         }
     }
 
@@ -110,8 +123,13 @@ pub struct ImportReport {
     pub accounts: u32,
     pub keys: u32,
     pub fingerprints: u32,
+    /// Saved rooms added to the store's accounts.
+    pub bookmarks: u32,
     /// What was left out, and why, in plain words.
     pub skipped: Vec<String>,
+    /// What was kept in the store for an address that is not an account
+    /// (no password was saved): one line per address, in plain words.
+    pub kept: Vec<String>,
 }
 
 #[cfg(test)]
@@ -125,5 +143,15 @@ mod tests {
         }
         assert!(ImportSource::Gajim.wants("work.key3") && !ImportSource::Gajim.wants(".key3") && !ImportSource::Gajim.wants("passwords"));
         assert!(ImportSource::Pidgin.wants("otr.private_key") && !ImportSource::Pidgin.wants("../otr.private_key"));
+        assert!(!ImportSource::Adium.wants("libpurple/accounts.xml"), "a name in a folder is never matched in a listing");
+        for source in ImportSource::ALL {
+            for (folder, names) in source.wanted_subfolder_files() {
+                assert!(!folder.contains('/') && *folder != ".." && *folder != ".");
+                for name in *names {
+                    assert!(!name.contains('/') && !name.contains('*'));
+                    assert!(source.wanted_files().contains(&format!("{folder}/{name}").as_str()), "{folder}/{name} is in wanted_files");
+                }
+            }
+        }
     }
 }

@@ -210,6 +210,12 @@ fn nothing_in_the_clear_on_disk_after_a_session() {
     a.send(&format!("/msg {alice} {bob} {marker}"));
     b.expect("the message", STEP, |event| event["event"] == "message" && event["text"] == marker);
     let fingerprint = fingerprint_of(&mut a, &alice).replace(' ', "");
+    // An imported private key whose x the fixture file shows: it is kept in the store now.
+    let adium = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crypto-sandbox/tests/fixtures/import/adium");
+    a.send(&format!("/import adium {}", adium.display()));
+    let imported = a.expect("the import's report", STEP, |event| event["event"] == "imported" || event["event"] == "error");
+    assert!(imported["kept"].as_array().is_some_and(|kept| !kept.is_empty()), "{imported}");
+    let x = fixture_x(&adium.join("otr.private_key"));
     quit(a);
     quit(b);
 
@@ -229,10 +235,53 @@ fn nothing_in_the_clear_on_disk_after_a_session() {
             ("the passphrase", b"scanning passphrase".as_slice()),
             ("the account", alice.as_bytes()),
             ("the key's fingerprint", fingerprint_bytes.as_slice()),
+            ("the imported key's x", x.as_slice()),
+            ("the imported key's x in hex", hex_lower(&x).as_bytes()),
+            ("the imported key's x in HEX", hex_lower(&x).to_uppercase().as_bytes()),
+            ("the imported key's x in decimal", decimal(&x).as_bytes()),
         ] {
             assert!(!contains(bytes, needle), "{what} is in the clear in {}", path.display());
         }
     }
+}
+
+/// The first private key's x in a libotr key file, `(x #HEX#)`, as bytes (no leading zero).
+fn fixture_x(file: &Path) -> Vec<u8> {
+    let text = std::fs::read_to_string(file).expect("the fixture key file");
+    let start = text.find("(x #").expect("an x in the key file") + "(x #".len();
+    let hex = &text[start..start + text[start..].find('#').unwrap()];
+    let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap()).collect();
+    let first = bytes.iter().position(|byte| *byte != 0).unwrap_or(bytes.len());
+    assert!(bytes.len() - first >= 16, "x is a real secret's length");
+    bytes[first..].to_vec()
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// A big-endian magnitude in decimal, by long division (no bignum crate for one test).
+fn decimal(bytes: &[u8]) -> String {
+    let mut number = bytes.to_vec();
+    let mut digits = Vec::new();
+    while number.iter().any(|byte| *byte != 0) {
+        let mut remainder = 0u32;
+        for byte in number.iter_mut() {
+            let value = (remainder << 8) | u32::from(*byte);
+            *byte = (value / 10) as u8;
+            remainder = value % 10;
+        }
+        digits.push(b'0' + remainder as u8);
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap()
+}
+
+#[test]
+fn decimal_of_a_magnitude() {
+    assert_eq!(decimal(&[0x01, 0x00]), "256");
+    assert_eq!(decimal(&[0xff, 0xff, 0xff, 0xff]), "4294967295");
+    assert_eq!(decimal(&[0x3c, 0x03]), "15363");
 }
 
 #[test]
@@ -256,6 +305,7 @@ fn an_import_from_pidgin_brings_the_account_its_libotr_key_and_its_fingerprints(
     assert_eq!(imported["accounts"], 1, "{imported}");
     assert_eq!(imported["keys"], 1, "{imported}");
     assert!(imported["fingerprints"].as_u64().unwrap() >= 1, "{imported}");
+    assert_eq!(imported["bookmarks"], 2, "blist.xml's two XMPP rooms: {imported}");
     let skipped = imported["skipped"].as_array().unwrap();
     assert!(skipped.iter().any(|why| why.as_str().unwrap().contains("prpl-aim")), "the AIM account is skipped, and why: {skipped:?}");
     let fingerprint = fingerprint_of(&mut burrow, "alice@example.org");
@@ -271,9 +321,49 @@ fn an_import_from_pidgin_brings_the_account_its_libotr_key_and_its_fingerprints(
     burrow.send(&format!("/import pidgin {}", pidgin.display()));
     let again = burrow.expect("the second report", STEP, |event| event["event"] == "imported");
     assert_eq!(again["accounts"], 0);
+    assert_eq!(again["bookmarks"], 0, "the rooms are in the store since the first import: {again}");
     assert!(again["skipped"].as_array().unwrap().iter().any(|why| why.as_str().unwrap().contains("already in the store")), "{again}");
     burrow.send("/import gajim /nonexistent/directory");
     let missing = burrow.expect("the error", STEP, |event| event["event"] == "error");
     assert_eq!(missing["code"], "bad-file", "{missing}");
+    quit(burrow);
+}
+
+/// Adium keeps no password (the macOS Keychain does): its account is not
+/// added, but its libotr key and its contacts' trust are kept in the store,
+/// and the account added later with /account add has that key.
+#[test]
+fn an_imported_account_without_a_password_keeps_its_otr_key_for_account_add() {
+    let scratch = Scratch::new("store-kept");
+    let profile = scratch.path().join("profile");
+    let adium = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crypto-sandbox/tests/fixtures/import/adium");
+    let libotr_keys = std::fs::read_to_string(adium.join("../libotr-keys.txt")).expect("the fixture's fingerprints");
+    // Adium's libotr account name is its account number; number 1 is alice@example.org.
+    let expected = libotr_keys.lines().find_map(|line| line.strip_prefix("KEY\tadium\t1\tlibpurple-Jabber\t")).expect("alice's key").to_uppercase();
+    let mut burrow = start(&profile);
+    burrow.send("/unlock keeping passphrase");
+    let first = burrow.expect("the unlock's progress", STEP, |event| ["unlocking", "unlocked", "error"].contains(&event["event"].as_str().unwrap_or("")));
+    assert_eq!(first["event"], "unlocking", "the UI is told the key is being derived before the store opens: {first}");
+    burrow.expect_event("unlocked", STEP);
+    burrow.send(&format!("/import adium {}", adium.display()));
+    let imported = burrow.expect("the import's report", STEP, |event| event["event"] == "imported" || event["event"] == "error");
+    assert_eq!(imported["event"], "imported", "{imported}");
+    assert_eq!((imported["accounts"].as_u64(), imported["keys"].as_u64()), (Some(0), Some(0)), "{imported}");
+    let kept = imported["kept"].as_array().expect("kept");
+    assert!(
+        kept.iter().any(|line| line.as_str().unwrap().contains("OTR key") && line.as_str().unwrap().contains("alice@example.org") && line.as_str().unwrap().contains("/account add")),
+        "the key is kept for alice, and the report says how to use it: {imported}"
+    );
+    quit(burrow);
+
+    // Kept across a restart; the account is added then, and its key is Adium's.
+    let mut burrow = start(&profile);
+    assert_eq!(unlock(&mut burrow, "/unlock keeping passphrase")["event"], "unlocked");
+    burrow.add_account("alice@example.org", "the-password-adium-never-saved", "server=127.0.0.1:9");
+    assert_eq!(fingerprint_of(&mut burrow, "alice@example.org").replace(' ', ""), expected, "the imported key, not a new one");
+    quit(burrow);
+    let mut burrow = start(&profile);
+    assert_eq!(unlock(&mut burrow, "/unlock keeping passphrase")["event"], "unlocked");
+    assert_eq!(fingerprint_of(&mut burrow, "alice@example.org").replace(' ', ""), expected, "still that key after a restart");
     quit(burrow);
 }

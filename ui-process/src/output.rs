@@ -58,16 +58,18 @@ impl Output {
 
     pub fn imported(&self, report: &ipc::import::ImportReport) {
         let human = format!(
-            "imported from {}: {} accounts, {} OTR keys, {} fingerprints{}",
+            "imported from {}: {} accounts, {} OTR keys, {} fingerprints, {} rooms{}{}",
             report.source.name(),
             report.accounts,
             report.keys,
             report.fingerprints,
+            report.bookmarks,
+            if report.kept.is_empty() { String::new() } else { format!("; {}", report.kept.join("; ")) },
             if report.skipped.is_empty() { String::new() } else { format!("; skipped: {}", report.skipped.join("; ")) }
         );
         self.emit(
             "imported",
-            json!({ "source": report.source.name(), "accounts": report.accounts, "keys": report.keys, "fingerprints": report.fingerprints, "skipped": report.skipped }),
+            json!({ "source": report.source.name(), "accounts": report.accounts, "keys": report.keys, "fingerprints": report.fingerprints, "skipped": report.skipped, "kept": report.kept, "added": report.added, "bookmarks": report.bookmarks }),
             human,
         );
     }

@@ -1,4 +1,6 @@
-//! The input layout of the `importers` fuzz target, shared with `make_seeds`.
+//! The input layout of the fuzz targets (`importers`, which feeds every importer, and one per
+//! importer: `pidgin`, `adium`, `gajim`, `xmpp_client`, `coyim`), shared with `make_seeds`, and
+//! the checks every target makes ([`check`]).
 //!
 //! | bytes | meaning |
 //! |---|---|
@@ -8,7 +10,7 @@
 //! Every importer gets the pseudo-files under the names of its [`wanted_files`], in order
 //! (`*` replaced by `example.org`), so one input reaches every parser.
 
-use crypto_sandbox::import::{wanted_files, Source};
+use crypto_sandbox::import::{self, wanted_files, Limits, ScryptLimits, Source, SourceFiles};
 
 pub const MARKER: &[u8] = b"\xff\xfe\xfd\xfc";
 pub const MAX_PARTS: usize = 6;
@@ -53,3 +55,37 @@ pub fn join(flags: u8, parts: &[Vec<u8>]) -> Vec<u8> {
     }
     out
 }
+
+/// Runs `source`'s importer on the input's pseudo-files. Checked: nothing panics, overflows or
+/// allocates without bound, whatever the bytes; every skipped item says what and why; every
+/// imported item is well-formed (bare JIDs, keys whose fingerprint is computable, bounded
+/// counts); and Debug of the result, which must never print a secret, runs.
+pub fn check(source: Source, input: &Input<'_>) {
+    // Enough for the fixture's N = 2^10, r = 8; far below what a hostile file could ask for.
+    let limits = Limits { scrypt: ScryptLimits { max_memory_bytes: 1 << 20, max_work: 1 << 13 } };
+    let mut files = SourceFiles::new();
+    for (name, part) in names(source).into_iter().zip(&input.parts) {
+        files.add(name, part.to_vec());
+    }
+    let passphrase = input.passphrase.then_some(PASSPHRASE);
+    let imported = import::import_with(source, &files, passphrase, &limits);
+    for skip in &imported.skipped {
+        assert!(!skip.what.is_empty() && !skip.why.is_empty(), "{skip:?}");
+    }
+    for account in &imported.accounts {
+        assert!(account.jid.contains('@') && !account.jid.contains('/'), "{account:?}");
+    }
+    for key in &imported.keys {
+        assert!(key.account_jid.contains('@'));
+        let _ = key.key.public_key().fingerprint();
+    }
+    for entry in &imported.fingerprints {
+        assert!(entry.peer.contains('@') && !entry.peer.contains('/'), "{entry:?}");
+    }
+    assert!(imported.accounts.len() <= import::MAX_ITEMS && imported.skipped.len() <= import::MAX_ITEMS);
+    let _ = format!("{imported:?}");
+}
+
+/// The source and seed directory name of each per-importer target.
+pub const TARGETS: [(Source, &str); 5] =
+    [(Source::Pidgin, "pidgin"), (Source::Adium, "adium"), (Source::Gajim, "gajim"), (Source::XmppClient, "xmpp_client"), (Source::Coyim, "coyim")];

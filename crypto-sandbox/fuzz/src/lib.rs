@@ -5,7 +5,7 @@
 //! The target's input has no header of its own: the same bytes are read as a
 //! whole store file and as a decrypted body (contents version ‖ bincode).
 
-use crypto_sandbox::vault::contents::{AccountRecord, BookmarkRecord, FingerprintRecord, OtrKeyRecord, PeerPolicyRecord, TrustRecord};
+use crypto_sandbox::vault::contents::{AccountRecord, BookmarkRecord, FingerprintRecord, KeptImportRecord, OtrKeyRecord, PeerPolicyRecord, TrustRecord};
 use crypto_sandbox::vault::{Contents, Key};
 use zeroize::Zeroizing;
 
@@ -39,6 +39,16 @@ pub fn sample_contents(n: usize) -> Contents {
         contents.peer_policies.push(PeerPolicyRecord { account: jid.clone(), peer: "peer0@example.net".into(), policy: "manual".into(), allow_v2: false });
         contents.bookmarks.push(BookmarkRecord { account: jid, room: "room@conference.example.org".into(), nick: Some("me".into()), autojoin: true });
         contents.preferences.push((format!("pref{i}"), "value".into()));
+        let waiting = format!("waiting{i}@example.org");
+        contents.kept_imports.push(KeptImportRecord {
+            jid: waiting.clone(),
+            source: "adium".into(),
+            otr_key: Some(OtrKeyRecord { account: waiting.clone(), p: vec![0xc5; 16], q: vec![0x9b; 4], g: vec![2], y: vec![0x5f; 16], x: vec![0x12; 4], instance_tag: 0 }),
+            fingerprints: vec![FingerprintRecord { account: waiting.clone(), peer: "peer0@example.net".into(), fingerprint: [9; 20], trust: TrustRecord::VerifiedByHand }],
+            peer_policies: vec![PeerPolicyRecord { account: waiting, peer: "peer0@example.net".into(), policy: "require".into(), allow_v2: true }],
+            otr_policy: Some("manual".into()),
+            bookmarks: vec![BookmarkRecord { account: "waiting@example.org".into(), room: "desk@conference.example.org".into(), nick: None, autojoin: false }],
+        });
     }
     contents
 }

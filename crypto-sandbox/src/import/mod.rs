@@ -1,5 +1,5 @@
-//! Importers: accounts, OTR private keys, peers' fingerprints with their trust, and OTR policies,
-//! brought in from Pidgin, Adium, Gajim (its OTR plugin), xmpp-client and CoyIM.
+//! Importers: accounts, OTR private keys, peers' fingerprints with their trust, OTR policies and
+//! room bookmarks (Pidgin's and Adium's blist.xml), brought in from Pidgin, Adium, Gajim (its OTR plugin), xmpp-client and CoyIM.
 //!
 //! This process cannot read outside its own directory, so nothing here touches the filesystem: the
 //! launcher reads the files that [`wanted_files`] names, under the directories [`default_dirs`]
@@ -200,6 +200,16 @@ impl ImportedPolicy {
     }
 }
 
+/// A group chat one of our accounts kept (Pidgin's blist.xml `<chat>`): the room's bare JID,
+/// the nickname used there, and whether it is joined at sign-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedBookmark {
+    pub account_jid: String,
+    pub room: String,
+    pub nick: Option<String>,
+    pub autojoin: bool,
+}
+
 /// Something that was not imported: what it was, and why, in words for the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
@@ -214,6 +224,7 @@ pub struct Imported {
     pub keys: Vec<ImportedKey>,
     pub fingerprints: Vec<ImportedFingerprint>,
     pub policies: Vec<ImportedPolicy>,
+    pub bookmarks: Vec<ImportedBookmark>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -269,6 +280,16 @@ impl Imported {
             );
         }
         self.fingerprints.push(entry);
+    }
+
+    fn add_bookmark(&mut self, entry: ImportedBookmark) {
+        if self.bookmarks.iter().any(|known| known.account_jid == entry.account_jid && known.room == entry.room) {
+            return;
+        }
+        if self.bookmarks.len() >= MAX_ITEMS {
+            return self.skip(format!("a room of {}", entry.account_jid), "the import already holds the most rooms it takes");
+        }
+        self.bookmarks.push(entry);
     }
 
     fn add_policy(&mut self, entry: ImportedPolicy) {

@@ -17,7 +17,9 @@
 //!   `<setting name='OTR/…' type='bool'>0|1</setting>`): pidgin-otr's per-buddy settings
 //!   `OTR/overridedefault`, `OTR/enabled`, `OTR/automatic`, `OTR/onlyprivate`
 //!   (`otrg_gtk_ui_buddy_prefs_load`; a missing bool reads as false, as
-//!   `purple_blist_node_get_bool` returns).
+//!   `purple_blist_node_get_bool` returns). Its `<chat>` entries are the saved rooms
+//!   (`<component name='room'|'server'|'handle'>`, `gtk-autojoin`), imported as bookmarks; a room
+//!   password is not kept.
 //!
 //! The policy is what `otrg_gtk_ui_get_prefs` computes: not enabled → never; enabled, automatic
 //! and only-private → require (OTRL_POLICY_ALWAYS); enabled and automatic → opportunistic;
@@ -26,14 +28,17 @@
 //! Adium (`~/Library/Application Support/Adium 2.0/Users/Default`): the same libotr files, but
 //! libotr's accountname is Adium's numeric ObjectID, mapped to the JID through `Accounts.plist`
 //! (`Accounts` = array of dicts with `ObjectID`, `Type`, `UID`); XMPP accounts have a `Type` of
-//! `libpurple-Jabber`, `libpurple-jabber-gtalk` and the like. Adium keeps passwords in the
-//! macOS keychain, not in these files.
+//! `libpurple-Jabber`, `libpurple-jabber-gtalk` and the like. `Accounts.plist` is normally a
+//! binary plist (plist.rs reads both forms). Adium keeps passwords in the macOS keychain, not in
+//! these files. Its `libpurple` folder holds libpurple's own `accounts.xml`, `blist.xml` and
+//! `prefs.xml` (Adium's libpurple user directory, set in its CBPurpleAdapter), read as Pidgin's
+//! are: the connect server of an account, and OTR settings where they are present.
 
 use otr::policy::Policy;
 use zeroize::Zeroizing;
 
 use super::xml::{self, Element};
-use super::{bare_jid, host, libotr, plist, port, shown, ImportedAccount, ImportedPolicy, Imported, SourceView};
+use super::{bare_jid, host, libotr, plist, port, shown, ImportedAccount, ImportedBookmark, ImportedPolicy, Imported, SourceView, MAX_JID_BYTES};
 
 const JABBER: &str = "prpl-jabber";
 
@@ -52,7 +57,7 @@ fn pidgin_account(account: &str, protocol: &str) -> Result<String, String> {
 pub fn import(files: &SourceView<'_>, imported: &mut Imported) {
     let mut jids = Vec::new();
     match files.get("accounts.xml") {
-        Some(bytes) => accounts(bytes, imported, &mut jids),
+        Some(bytes) => accounts("Pidgin's accounts.xml", bytes, imported, &mut jids),
         None => imported.skip("Pidgin's accounts.xml", "it was not among the files found, so no account or password is imported"),
     }
     if let Some(bytes) = files.get("otr.private_key") {
@@ -62,20 +67,21 @@ pub fn import(files: &SourceView<'_>, imported: &mut Imported) {
         libotr::import_fingerprints("Pidgin", bytes, &pidgin_account, imported);
     }
     if let Some(bytes) = files.get("prefs.xml") {
-        global_policy(bytes, &jids, imported);
+        global_policy("Pidgin's prefs.xml", bytes, &jids, imported);
     }
     if let Some(bytes) = files.get("blist.xml") {
-        buddy_policies(bytes, imported);
+        buddy_policies("Pidgin's blist.xml", bytes, imported);
+        bookmarks("Pidgin's blist.xml", bytes, imported);
     }
 }
 
-fn accounts(bytes: &[u8], imported: &mut Imported, jids: &mut Vec<String>) {
+fn accounts(file: &str, bytes: &[u8], imported: &mut Imported, jids: &mut Vec<String>) {
     let root = match xml::parse(bytes) {
         Ok(root) => root,
-        Err(error) => return imported.skip("Pidgin's accounts.xml", error.to_string()),
+        Err(error) => return imported.skip(file, error.to_string()),
     };
     if root.name != "account" {
-        return imported.skip("Pidgin's accounts.xml", "its root element is not <account>, so it is not Pidgin's account list");
+        return imported.skip(file, "its root element is not <account>, so it is not libpurple's account list");
     }
     for (index, entry) in root.children_named("account").enumerate() {
         let name = entry.child_text("name").unwrap_or("");
@@ -128,10 +134,10 @@ fn bool_text(text: &str) -> Option<bool> {
     }
 }
 
-fn global_policy(bytes: &[u8], jids: &[String], imported: &mut Imported) {
+fn global_policy(file: &str, bytes: &[u8], jids: &[String], imported: &mut Imported) {
     let root = match xml::parse(bytes) {
         Ok(root) => root,
-        Err(error) => return imported.skip("Pidgin's prefs.xml (the OTR settings)", error.to_string()),
+        Err(error) => return imported.skip(format!("{file} (the OTR settings)"), error.to_string()),
     };
     // <pref version='1' name='/'> <pref name='OTR'> <pref name='enabled' type='bool' value='1'/>
     let Some(otr) = root.children_named("pref").find(|pref| pref.attribute("name") == Some("OTR")) else {
@@ -151,7 +157,7 @@ fn global_policy(bytes: &[u8], jids: &[String], imported: &mut Imported) {
     let values = (|| Ok::<_, String>((read("enabled")?, read("automatic")?, read("onlyprivate")?)))();
     let (enabled, automatic, only_private) = match values {
         Ok(values) => values,
-        Err(why) => return imported.skip("Pidgin's default OTR settings", why),
+        Err(why) => return imported.skip(format!("the default OTR settings in {file}"), why),
     };
     // pidgin-otr reads the rest only when /OTR/enabled exists; purple_prefs_get_bool of a
     // missing pref is false.
@@ -162,13 +168,13 @@ fn global_policy(bytes: &[u8], jids: &[String], imported: &mut Imported) {
     }
 }
 
-fn buddy_policies(bytes: &[u8], imported: &mut Imported) {
+fn buddy_policies(file: &str, bytes: &[u8], imported: &mut Imported) {
     let root = match xml::parse(bytes) {
         Ok(root) => root,
-        Err(error) => return imported.skip("Pidgin's blist.xml (per-buddy OTR settings)", error.to_string()),
+        Err(error) => return imported.skip(format!("{file} (per-buddy OTR settings)"), error.to_string()),
     };
     let mut buddies = Vec::new();
-    collect_buddies(&root, &mut buddies);
+    collect_named(&root, "buddy", &mut buddies);
     for buddy in buddies {
         let setting = |name: &str| {
             buddy
@@ -215,13 +221,52 @@ fn buddy_policies(bytes: &[u8], imported: &mut Imported) {
 }
 
 // Bounded by the XML reader's depth cap.
-fn collect_buddies<'a>(element: &'a Element, out: &mut Vec<&'a Element>) {
+fn collect_named<'a>(element: &'a Element, name: &str, out: &mut Vec<&'a Element>) {
     for child in &element.children {
-        if child.name == "buddy" {
+        if child.name == name {
             out.push(child);
         } else {
-            collect_buddies(child, out);
+            collect_named(child, name, out);
         }
+    }
+}
+
+/// libpurple's saved group chats (blist.c `<chat proto=… account=…>` with `<component
+/// name='room'|'server'|'handle'|'password'>`, the Jabber prpl's chat fields, and Pidgin's
+/// `<setting name='gtk-autojoin' type='bool'>`).
+fn bookmarks(file: &str, bytes: &[u8], imported: &mut Imported) {
+    let root = match xml::parse(bytes) {
+        Ok(root) => root,
+        Err(error) => return imported.skip(format!("{file} (saved rooms)"), error.to_string()),
+    };
+    let mut chats = Vec::new();
+    collect_named(&root, "chat", &mut chats);
+    for chat in chats {
+        let component = |name: &str| {
+            chat.children_named("component").find(|component| component.attribute("name") == Some(name)).map(|component| component.text.trim().to_owned()).filter(|text| !text.is_empty())
+        };
+        let (room, server) = (component("room").unwrap_or_default(), component("server").unwrap_or_default());
+        let account = chat.attribute("account").unwrap_or("");
+        let what = format!("the room {}@{} of {}", shown(&room), shown(&server), shown(account));
+        let account_jid = match pidgin_account(account, chat.attribute("proto").unwrap_or("")) {
+            Ok(jid) => jid,
+            Err(why) => {
+                imported.skip(what, why);
+                continue;
+            }
+        };
+        let Some(room_jid) = bare_jid(&format!("{room}@{server}")) else {
+            imported.skip(what, "its room and server do not make an XMPP address");
+            continue;
+        };
+        if component("password").is_some() {
+            imported.skip(format!("the password of {what}"), "Burrow keeps no room passwords; type it when joining");
+        }
+        let nick = component("handle").filter(|nick| nick.len() <= MAX_JID_BYTES / 3 && !nick.chars().any(char::is_control));
+        let autojoin = chat
+            .children_named("setting")
+            .any(|setting| setting.attribute("name") == Some("gtk-autojoin") && setting.attribute("type") == Some("bool") && bool_text(&setting.text) == Some(true));
+        imported.add_bookmark(ImportedBookmark { account_jid, room: room_jid, nick, autojoin });
     }
 }
 
@@ -290,5 +335,18 @@ pub fn import_adium(files: &SourceView<'_>, imported: &mut Imported) {
     }
     if let Some(bytes) = files.get("otr.fingerprints") {
         libotr::import_fingerprints("Adium", bytes, &account_of, imported);
+    }
+    // libpurple's own files, which Adium keeps in its `libpurple` folder under libpurple's
+    // account names (the JID, prpl-jabber): connect servers, and OTR settings where present.
+    let mut jids: Vec<String> = by_id.iter().filter_map(|(_, _, jid)| jid.clone().ok()).collect();
+    if let Some(bytes) = files.get("libpurple/accounts.xml") {
+        accounts("Adium's libpurple/accounts.xml", bytes, imported, &mut jids);
+    }
+    if let Some(bytes) = files.get("libpurple/prefs.xml") {
+        global_policy("Adium's libpurple/prefs.xml", bytes, &jids, imported);
+    }
+    if let Some(bytes) = files.get("libpurple/blist.xml") {
+        buddy_policies("Adium's libpurple/blist.xml", bytes, imported);
+        bookmarks("Adium's libpurple/blist.xml", bytes, imported);
     }
 }

@@ -12,13 +12,13 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// The version `Contents` encodes as. Raise it with every change of shape,
 /// and keep the old shape's decoder and its migration.
-pub const CONTENTS_VERSION: u16 = 2;
+pub const CONTENTS_VERSION: u16 = 3;
 
 /// One account, with its secrets.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, PartialEq, Eq, Encode, Decode, Zeroize, ZeroizeOnDrop)]
 pub struct AccountRecord {
     pub jid: String,
-    /// Never printed: `Debug` of the record is for tests of the format.
+    /// Never printed: `Debug` shows only whether it is set.
     pub password: String,
     /// A server override, `HOST:PORT`.
     pub server: Option<(String, u16)>,
@@ -36,6 +36,25 @@ pub struct AccountRecord {
     pub otr_policy: String,
     pub otr_allow_v2: bool,
     pub allow_plain: bool,
+}
+
+impl std::fmt::Debug for AccountRecord {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AccountRecord")
+            .field("jid", &self.jid)
+            .field("password", &if self.password.is_empty() { "(empty)" } else { "(set, not shown)" })
+            .field("server", &self.server)
+            .field("onion", &self.onion)
+            .field("transport", &self.transport)
+            .field("tor", &self.tor)
+            .field("spki_pin", &self.spki_pin)
+            .field("extra_anchors_pem", &self.extra_anchors_pem.as_ref().map(Vec::len))
+            .field("otr_policy", &self.otr_policy)
+            .field("otr_allow_v2", &self.otr_allow_v2)
+            .field("allow_plain", &self.allow_plain)
+            .finish()
+    }
 }
 
 /// An account's OTR long-term key (DSA: p, q, g, y and the secret x, as
@@ -92,6 +111,26 @@ pub struct BookmarkRecord {
     pub autojoin: bool,
 }
 
+/// What an import brought for an address that is not (yet) an account of
+/// the store: another client that kept no password (Adium never does) still
+/// had the user's OTR identity and their contacts' trust, which must not be
+/// lost. Kept until the account is added, which then uses them (since
+/// version 3). The key's `instance_tag` is 0: a fresh one is drawn then.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Zeroize, ZeroizeOnDrop)]
+pub struct KeptImportRecord {
+    pub jid: String,
+    /// The client it came from ("adium", "pidgin", …).
+    pub source: String,
+    pub otr_key: Option<OtrKeyRecord>,
+    /// Fingerprints and contacts' policies, with `account` set to `jid`.
+    pub fingerprints: Vec<FingerprintRecord>,
+    pub peer_policies: Vec<PeerPolicyRecord>,
+    /// The account-wide OTR policy the other client had.
+    pub otr_policy: Option<String>,
+    /// Its saved rooms, with `account` set to `jid`.
+    pub bookmarks: Vec<BookmarkRecord>,
+}
+
 /// Everything in one store, current version.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Encode, Decode, Zeroize, ZeroizeOnDrop)]
 pub struct Contents {
@@ -102,6 +141,41 @@ pub struct Contents {
     pub bookmarks: Vec<BookmarkRecord>,
     /// UI preferences, name → value.
     pub preferences: Vec<(String, String)>,
+    /// Imported identities waiting for their account (since version 3).
+    pub kept_imports: Vec<KeptImportRecord>,
+}
+
+/// Version 2: version 3 without the kept imports.
+pub mod v2 {
+    use bincode::{Decode, Encode};
+    use zeroize::{Zeroize, ZeroizeOnDrop};
+
+    use super::{AccountRecord, BookmarkRecord, FingerprintRecord, OtrKeyRecord, PeerPolicyRecord};
+
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Encode, Decode, Zeroize, ZeroizeOnDrop)]
+    pub struct Contents {
+        pub accounts: Vec<AccountRecord>,
+        pub otr_keys: Vec<OtrKeyRecord>,
+        pub fingerprints: Vec<FingerprintRecord>,
+        pub peer_policies: Vec<PeerPolicyRecord>,
+        pub bookmarks: Vec<BookmarkRecord>,
+        pub preferences: Vec<(String, String)>,
+    }
+
+    /// Every value moves over as it is; nothing was kept from an import.
+    impl From<Contents> for super::Contents {
+        fn from(mut old: Contents) -> Self {
+            super::Contents {
+                accounts: std::mem::take(&mut old.accounts),
+                otr_keys: std::mem::take(&mut old.otr_keys),
+                fingerprints: std::mem::take(&mut old.fingerprints),
+                peer_policies: std::mem::take(&mut old.peer_policies),
+                bookmarks: std::mem::take(&mut old.bookmarks),
+                preferences: std::mem::take(&mut old.preferences),
+                kept_imports: Vec::new(),
+            }
+        }
+    }
 }
 
 /// Version 1, as Burrow wrote it before accounts had an onion override.
@@ -111,7 +185,7 @@ pub mod v1 {
 
     use super::{BookmarkRecord, FingerprintRecord, OtrKeyRecord, PeerPolicyRecord};
 
-    #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Zeroize, ZeroizeOnDrop)]
+    #[derive(Clone, PartialEq, Eq, Encode, Decode, Zeroize, ZeroizeOnDrop)]
     pub struct AccountRecord {
         pub jid: String,
         pub password: String,
@@ -135,9 +209,16 @@ pub mod v1 {
         pub preferences: Vec<(String, String)>,
     }
 
+    /// Only the address: the rest is as version 2 shows it, and the password never.
+    impl std::fmt::Debug for AccountRecord {
+        fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.debug_struct("AccountRecord").field("jid", &self.jid).finish_non_exhaustive()
+        }
+    }
+
     /// Every value moves over as it is; no account had an onion override.
     /// (`mem::take`, because the zeroizing types cannot be taken apart.)
-    impl From<Contents> for super::Contents {
+    impl From<Contents> for super::v2::Contents {
         fn from(mut old: Contents) -> Self {
             let accounts = old
                 .accounts
@@ -156,7 +237,7 @@ pub mod v1 {
                     allow_plain: account.allow_plain,
                 })
                 .collect();
-            super::Contents {
+            super::v2::Contents {
                 accounts,
                 otr_keys: std::mem::take(&mut old.otr_keys),
                 fingerprints: std::mem::take(&mut old.fingerprints),
@@ -165,5 +246,54 @@ pub mod v1 {
                 preferences: std::mem::take(&mut old.preferences),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let account = AccountRecord {
+            jid: "alice@example.org".into(),
+            password: "hunter2-secret".into(),
+            server: None,
+            onion: None,
+            transport: "starttls".into(),
+            tor: "auto".into(),
+            spki_pin: None,
+            extra_anchors_pem: None,
+            otr_policy: "require".into(),
+            otr_allow_v2: true,
+            allow_plain: false,
+        };
+        let key = OtrKeyRecord { account: "alice@example.org".into(), p: vec![1], q: vec![2], g: vec![3], y: vec![4], x: vec![0xde, 0xad, 0xbe, 0xef], instance_tag: 0x100 };
+        let kept = KeptImportRecord { jid: "alice@example.org".into(), source: "adium".into(), otr_key: Some(key.clone()), fingerprints: vec![], peer_policies: vec![], otr_policy: None, bookmarks: vec![] };
+        let mut contents = Contents::default();
+        contents.accounts.push(account.clone());
+        contents.otr_keys.push(key.clone());
+        contents.kept_imports.push(kept);
+        for shown in [format!("{account:?}"), format!("{key:?}"), format!("{contents:?}"), format!("{contents:#?}")] {
+            assert!(shown.contains("alice@example.org"), "{shown}");
+            assert!(!shown.contains("hunter2"), "the password shows: {shown}");
+            for x in ["deadbeef", "DEADBEEF", "222, 173, 190, 239", "222,"] {
+                assert!(!shown.contains(x), "x shows: {shown}");
+            }
+        }
+        assert!(format!("{account:?}").contains("(set, not shown)"));
+        let old = v1::AccountRecord {
+            jid: "alice@example.org".into(),
+            password: "hunter2-secret".into(),
+            server: None,
+            transport: "starttls".into(),
+            tor: "auto".into(),
+            spki_pin: None,
+            extra_anchors_pem: None,
+            otr_policy: "require".into(),
+            otr_allow_v2: true,
+            allow_plain: false,
+        };
+        assert!(!format!("{old:?}").contains("hunter2"));
     }
 }

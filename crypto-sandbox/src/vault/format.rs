@@ -253,12 +253,14 @@ pub fn decode_plaintext(plaintext: &[u8]) -> Result<Contents, FormatError> {
 }
 
 /// Decodes the contents of one version and brings them to the current
-/// version. Version 2 is [`Contents`] as it is; version 1 (accounts without
-/// an onion override) keeps its decoder in `contents::v1` and is migrated.
+/// version. Version 3 is [`Contents`] as it is; version 2 (no kept imports)
+/// and version 1 (accounts without an onion override, either) keep their
+/// decoders in `contents::v2` and `contents::v1` and are migrated, 1 → 2 → 3.
 pub fn decode_contents(version: u16, bytes: &[u8]) -> Result<Contents, FormatError> {
     let contents = match version {
-        1 => Contents::from(decode_exactly::<super::contents::v1::Contents>(bytes)?),
-        2 => decode_exactly::<Contents>(bytes)?,
+        1 => Contents::from(super::contents::v2::Contents::from(decode_exactly::<super::contents::v1::Contents>(bytes)?)),
+        2 => Contents::from(decode_exactly::<super::contents::v2::Contents>(bytes)?),
+        3 => decode_exactly::<Contents>(bytes)?,
         found => return Err(FormatError::UnsupportedContentsVersion { found }),
     };
     validate(&contents)?;
@@ -299,6 +301,11 @@ fn validate(contents: &Contents) -> Result<(), FormatError> {
     for (index, key) in contents.otr_keys.iter().enumerate() {
         if contents.otr_keys[..index].iter().any(|other| other.account == key.account) {
             return Err(FormatError::Damaged { reason: "it holds two OTR keys for one account" });
+        }
+    }
+    for (index, kept) in contents.kept_imports.iter().enumerate() {
+        if contents.kept_imports[..index].iter().any(|other| other.jid == kept.jid) {
+            return Err(FormatError::Damaged { reason: "it holds two kept imports for one address" });
         }
     }
     Ok(())
@@ -351,24 +358,47 @@ mod tests {
         let key = Zeroizing::new([7u8; 32]);
         let file = seal(&key, header(), &Contents::default()).unwrap();
         let hex: String = file[HEADER_LEN..].iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(file.len(), HEADER_LEN + 2 + 6 + TAG_LEN);
-        assert_eq!(&file[61..65], &[0, 0, 0, 24]);
-        assert_eq!(hex, PINNED_EMPTY_BODY_V2);
+        assert_eq!(file.len(), HEADER_LEN + 2 + 7 + TAG_LEN);
+        assert_eq!(&file[61..65], &[0, 0, 0, 25]);
+        assert_eq!(hex, PINNED_EMPTY_BODY_V3);
         assert_eq!(Parsed::parse(&file).unwrap().open(&key).unwrap(), Contents::default());
     }
 
-    /// A file that an older Burrow wrote (contents version 1) still opens.
+    /// A file that an older Burrow wrote (contents versions 1 and 2) still opens.
     #[test]
-    fn a_version_1_file_still_opens() {
+    fn version_1_and_2_files_still_open() {
         let key = Zeroizing::new([7u8; 32]);
-        let mut file = seal(&key, header(), &Contents::default()).unwrap();
-        file.truncate(HEADER_LEN);
-        file.extend((0..PINNED_EMPTY_BODY_V1.len()).step_by(2).map(|at| u8::from_str_radix(&PINNED_EMPTY_BODY_V1[at..at + 2], 16).unwrap()));
-        assert_eq!(Parsed::parse(&file).unwrap().open(&key).unwrap(), Contents::default());
+        for pinned in [PINNED_EMPTY_BODY_V1, PINNED_EMPTY_BODY_V2] {
+            let mut old = header();
+            old.body_len = (pinned.len() / 2) as u32;
+            let mut file = old.encode().to_vec();
+            file.extend((0..pinned.len()).step_by(2).map(|at| u8::from_str_radix(&pinned[at..at + 2], 16).unwrap()));
+            assert_eq!(Parsed::parse(&file).unwrap().open(&key).unwrap(), Contents::default());
+        }
     }
-    // Both checked against Python's `cryptography` AESGCM over the same header, key and nonce.
+    // Each checked against Python's `cryptography` AESGCM over the same header, key and nonce.
     const PINNED_EMPTY_BODY_V1: &str = "61be5be615adeac13fcfa2ba60644a950001ecff4badfe88";
     const PINNED_EMPTY_BODY_V2: &str = "61bd5be615adeac1ecfa9f5594b852ab5c9e333ff750b2e9";
+    const PINNED_EMPTY_BODY_V3: &str = "61bc5be615adeac1555e2a982b99121bc3ca122779afab84f9";
+
+    /// A version-2 store moves to version 3 whole, with nothing kept from an import.
+    #[test]
+    fn version_2_contents_migrate() {
+        use super::super::contents::{v2, BookmarkRecord, FingerprintRecord, TrustRecord};
+        let old = v2::Contents {
+            accounts: vec![],
+            otr_keys: vec![],
+            fingerprints: vec![FingerprintRecord { account: "a@b.org".into(), peer: "c@d.org".into(), fingerprint: [5; 20], trust: TrustRecord::VerifiedBySmp }],
+            peer_policies: vec![],
+            bookmarks: vec![BookmarkRecord { account: "a@b.org".into(), room: "r@muc.b.org".into(), nick: None, autojoin: true }],
+            preferences: vec![("theme".into(), "dark".into())],
+        };
+        let bytes = bincode::encode_to_vec(&old, config()).unwrap();
+        let migrated = decode_contents(2, &bytes).unwrap();
+        assert_eq!((migrated.fingerprints.clone(), migrated.bookmarks.clone(), migrated.preferences.clone()), (old.fingerprints.clone(), old.bookmarks.clone(), old.preferences.clone()));
+        assert!(migrated.kept_imports.is_empty());
+        assert!(decode_contents(3, &bytes).is_err(), "the shapes differ");
+    }
 
     /// A version-1 account moves to version 2 whole, without an onion.
     #[test]
@@ -403,20 +433,37 @@ mod tests {
         assert_eq!(migrated.preferences, old.preferences);
         // The same bytes are not a version-2 store: the shapes differ.
         assert!(decode_contents(2, &bytes).is_err());
+        assert!(decode_contents(3, &bytes).is_err());
+    }
+
+    /// Two kept imports for one address would leave it unclear which key the account gets.
+    #[test]
+    fn two_kept_imports_for_one_address_are_refused() {
+        use super::super::contents::KeptImportRecord;
+        let kept = || KeptImportRecord { jid: "a@b.org".into(), source: "adium".into(), otr_key: None, fingerprints: vec![], peer_policies: vec![], otr_policy: None, bookmarks: vec![] };
+        let mut contents = Contents::default();
+        contents.kept_imports.push(kept());
+        let plaintext = encode_plaintext(&contents).unwrap();
+        assert_eq!(decode_plaintext(&plaintext).unwrap(), contents);
+        contents.kept_imports.push(kept());
+        let plaintext = encode_plaintext(&contents).unwrap();
+        assert!(matches!(decode_plaintext(&plaintext), Err(FormatError::Damaged { reason }) if reason.contains("kept imports")));
     }
 
     #[test]
     fn plaintext_layout() {
         let plaintext = encode_plaintext(&Contents::default()).unwrap();
-        assert_eq!(plaintext.as_slice(), &[0, 2, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(plaintext.as_slice(), &[0, 3, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(decode_plaintext(&plaintext).unwrap(), Contents::default());
     }
 
     #[test]
     fn contents_versions() {
-        assert_eq!(decode_contents(3, &[0; 6]), Err(FormatError::UnsupportedContentsVersion { found: 3 }));
+        assert_eq!(decode_contents(4, &[0; 7]), Err(FormatError::UnsupportedContentsVersion { found: 4 }));
         assert_eq!(decode_contents(1, &[0; 6]), Ok(Contents::default()));
         assert_eq!(decode_contents(2, &[0; 6]), Ok(Contents::default()));
+        assert_eq!(decode_contents(3, &[0; 7]), Ok(Contents::default()));
+        assert!(matches!(decode_contents(3, &[0; 6]), Err(FormatError::Damaged { .. })));
         assert_eq!(decode_contents(0, &[0; 6]), Err(FormatError::UnsupportedContentsVersion { found: 0 }));
         assert!(matches!(decode_contents(1, &[0; 7]), Err(FormatError::Damaged { .. })));
         assert!(matches!(decode_contents(1, &[0; 5]), Err(FormatError::Damaged { .. })));

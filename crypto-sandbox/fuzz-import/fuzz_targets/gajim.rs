@@ -1,0 +1,13 @@
+//! Gajim's importer alone: the input's pseudo-files (see src/lib.rs) under the names it
+//! wants, so every execution reaches gotr's *.key3 and *.fpr and Gajim's config. Checks: `import_fuzz::check`.
+#![no_main]
+
+use crypto_sandbox::import::Source;
+use import_fuzz::{check, Input};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Some(input) = Input::parse(data) {
+        check(Source::Gajim, &input);
+    }
+});
