@@ -148,6 +148,18 @@ impl ImportDialog {
                 let counts = [("client", client_name(report.source)), ("accounts", report.accounts.to_string()), ("keys", report.keys.to_string()), ("fingerprints", report.fingerprints.to_string())];
                 let counts: Vec<(&str, &str)> = counts.iter().map(|(name, value)| (*name, value.as_str())).collect();
                 let mut text = tr_with("From {client}: {accounts} account(s), {keys} OTR key(s) and {fingerprints} contact fingerprint(s) came in.", &counts);
+                if report.bookmarks > 0 {
+                    text.push(' ');
+                    text.push_str(&tr_with("{rooms} saved room(s) were kept too.", &[("rooms", &report.bookmarks.to_string())]));
+                }
+                if !report.kept.is_empty() {
+                    text.push_str("\n\n");
+                    text.push_str(&tr("Kept for an account you add later with the same address:"));
+                    for kept in &report.kept {
+                        text.push_str("\n• ");
+                        text.push_str(kept);
+                    }
+                }
                 if !report.skipped.is_empty() {
                     text.push_str("\n\n");
                     text.push_str(&tr("Left out:"));
