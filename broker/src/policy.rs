@@ -58,10 +58,13 @@ pub fn environment_for(role: Role) -> &'static [&'static str] {
         // them) and LC_CTYPE (GTK's input and character classes). With the
         // bus addresses given, GLib never tries to start a bus itself (a
         // fork and exec that seccomp kills), and screen readers keep
-        // working, which GTK_A11Y=none would end.
+        // working, which GTK_A11Y=none would end. BURROW_BENCH=1 makes the
+        // GTK window print timing marks (counts and durations only) for
+        // bench/gtk-ui.sh.
         Role::Ui => &[
             "LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LC_CTYPE", "DISPLAY", "WAYLAND_DISPLAY",
             "XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS", "AT_SPI_BUS_ADDRESS", "HOME",
+            "BURROW_BENCH",
         ],
         // Where the system Tor's SOCKS port is (Tails sets both), the gap
         // between different accounts' logins (net-sandbox/src/spacing.rs),

@@ -405,6 +405,15 @@ impl Account {
         self.apply_roster(items);
     }
 
+    /// The server answered our roster request: a UI that asked before gets
+    /// the roster now.
+    async fn roster_arrived(&mut self, session: &mut Session) {
+        session.roster_awaited = false;
+        if std::mem::take(&mut session.roster_owed) {
+            self.emit(NetEvent::Roster { account: self.account(), entries: self.roster_entries() }).await;
+        }
+    }
+
     fn apply_roster(&mut self, query: &Element) {
         for item in query.find_all("item", ns::ROSTER) {
             let Some(peer) = item.attr("jid").and_then(|jid| BareJid::parse_full(jid).ok()).map(|(jid, _)| jid.as_string()) else {
@@ -515,6 +524,9 @@ impl Account {
         match command {
             Command::Request(AccountRequest::Connect) => {}
             Command::Request(AccountRequest::Disconnect) => return Err(self.close(session).await),
+            // Asked right after login, the roster may not have come yet (a
+            // large one takes a while): the answer waits for it.
+            Command::Request(AccountRequest::Roster) if session.roster_awaited => session.roster_owed = true,
             Command::Request(AccountRequest::Roster) => {
                 self.emit(NetEvent::Roster { account: self.account(), entries: self.roster_entries() }).await;
             }
@@ -734,6 +746,11 @@ impl Account {
         let reply = match (kind, payload) {
             ("result", Some(query)) if query.is("query", ns::ROSTER) && id == session.roster_request => {
                 self.set_roster(query);
+                self.roster_arrived(session).await;
+                None
+            }
+            ("error", _) if id == session.roster_request => {
+                self.roster_arrived(session).await;
                 None
             }
             ("result" | "error", _) => None,

@@ -100,6 +100,10 @@ pub struct Session {
     pub sasl: String,
     /// The id of our roster request, to know its answer.
     pub roster_request: String,
+    /// The roster was asked for on this stream and has not come yet.
+    pub roster_awaited: bool,
+    /// The UI asked for the roster before it came: answered when it does.
+    pub roster_owed: bool,
 }
 
 impl Session {
@@ -169,7 +173,7 @@ impl Stream {
     /// Starts the stream over on the same connection (after SASL).
     fn restart(self) -> Result<Self, LoginError> {
         let read = self.reader.into_inner().map_err(|_| LoginError::protocol("data after the SASL success"))?;
-        Ok(Stream { reader: StreamReader::new(read, Limits::default()), writer: self.writer })
+        Ok(Stream { reader: StreamReader::new(read, session_limits()), writer: self.writer })
     }
 }
 
@@ -267,7 +271,7 @@ pub async fn connect(account: &mut Account) -> Result<Session, LoginError> {
             }
         }
     });
-    Ok(Session { writer, events, reader, tls_version, sasl, roster_request })
+    Ok(Session { writer, events, reader, tls_version, sasl, roster_request, roster_awaited: fresh, roster_owed: false })
 }
 
 /// TLS (direct, or after a mandatory STARTTLS) checked against `domain`,
@@ -361,6 +365,16 @@ async fn login_command(account: &mut Account, attempt: Option<u64>) -> Result<Op
             false => Ok(None),
         },
     }
+}
+
+/// The limits of the authenticated stream. The server's answer to the roster
+/// request is one stanza with an item per contact (and a node per group): a
+/// roster of 5,000 contacts, each with a name and a group, is about 15,000
+/// nodes and 550 KiB, past the defaults (4,096 nodes, 256 KiB). These admit
+/// about 10,000 such contacts; a stanza still costs at most a few MiB while
+/// it is parsed. Before authentication the defaults stay.
+fn session_limits() -> Limits {
+    Limits { max_stanza_bytes: 1024 * 1024, max_nodes_per_stanza: 32 * 1024, ..Limits::default() }
 }
 
 /// Plain-text phase: our header, the server's features, `<starttls/>`,

@@ -60,7 +60,16 @@ fn abandoned(lock: &Path) -> bool {
 }
 
 impl Drop for Xvfb {
+    /// SIGTERM first: a killed Xvfb leaves its /tmp/.X*-lock behind, and
+    /// after sixty such runs no display number is left.
     fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -5,9 +5,11 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
+use std::time::Instant;
 
 use gtk4 as gtk;
 use gtk4::prelude::*;
+use gtk4::{gio, glib};
 use ipc::otr::{ConversationState, KeyChange, OtrEvent, OtrRequest};
 use ipc::register::RegistrationEvent;
 use ipc::ui::{FromUi, ToUi};
@@ -16,6 +18,7 @@ use ipc::{ErrorCode, Role};
 use tokio::sync::mpsc;
 
 use super::account_form::AccountForm;
+use super::bench::Marks;
 use super::conversation::Conversation;
 use super::store_dialogs::{ImportDialog, PassphraseDialog};
 use super::register_form::RegisterForm;
@@ -54,7 +57,9 @@ pub struct App {
     stack: gtk::Stack,
     store_page: Rc<StorePage>,
     accounts_list: gtk::ListBox,
-    roster_list: gtk::ListBox,
+    /// One item per row, drawn by a ListView: only the rows on screen
+    /// exist as widgets, so a roster of thousands appears at once.
+    roster: gio::ListStore,
     notebook: gtk::Notebook,
     status_line: gtk::Label,
     contact: gtk::Entry,
@@ -71,6 +76,7 @@ pub struct App {
     quitting: Cell<bool>,
     /// The window itself, for controls made after it (the roster's rows).
     this: RefCell<std::rc::Weak<App>>,
+    marks: RefCell<Rc<Marks>>,
 }
 
 impl App {
@@ -111,7 +117,9 @@ impl App {
         let create_account = button(&tr("Create a new account…"), &tr("Create a new account on a server, with a random name and a strong password"));
         let roster_heading = plain_label(&tr("Contacts"));
         roster_heading.add_css_class("heading");
-        let roster_list: gtk::ListBox = named("GtkListBox", &tr("Contacts; Enter opens a conversation"));
+        let roster = gio::ListStore::new::<glib::BoxedAnyObject>();
+        let roster_list: gtk::ListView = named("GtkListView", &tr("Contacts; Enter opens a conversation"));
+        roster_list.set_model(Some(&gtk::SingleSelection::new(Some(roster.clone()))));
         let roster_scroller = gtk::ScrolledWindow::new();
         roster_scroller.set_vexpand(true);
         roster_scroller.set_child(Some(&roster_list));
@@ -138,7 +146,7 @@ impl App {
             stack,
             store_page,
             accounts_list,
-            roster_list,
+            roster,
             notebook,
             status_line,
             contact,
@@ -153,6 +161,7 @@ impl App {
             next_request: Rc::new(Cell::new(0)),
             quitting: Cell::new(false),
             this: RefCell::new(std::rc::Weak::new()),
+            marks: RefCell::new(Rc::new(Marks::default())),
         });
         *app.this.borrow_mut() = Rc::downgrade(&app);
 
@@ -174,6 +183,12 @@ impl App {
             }
         });
         let weak = Rc::downgrade(&app);
+        roster_list.set_factory(Some(&roster_factory(Rc::new(move |key: Key| {
+            if let Some(app) = weak.upgrade() {
+                app.approve(&key);
+            }
+        }))));
+        let weak = Rc::downgrade(&app);
         import.connect_clicked(move |_| {
             if let Some(app) = weak.upgrade() {
                 app.open_import_dialog();
@@ -192,9 +207,9 @@ impl App {
             }
         });
         let weak = Rc::downgrade(&app);
-        app.roster_list.connect_row_activated(move |_, row| {
+        roster_list.connect_activate(move |_, position| {
             let Some(app) = weak.upgrade() else { return };
-            let key = app.roster_keys.borrow().get(row.index() as usize).cloned();
+            let key = app.roster_keys.borrow().get(position as usize).cloned();
             if let Some((account, peer)) = key {
                 app.open_conversation(&account, &peer, true);
             }
@@ -246,6 +261,7 @@ impl App {
         shortcuts.add_shortcut(gtk::Shortcut::new(gtk::ShortcutTrigger::parse_string("<Control>q"), Some(quit)));
         app.window.add_controller(shortcuts);
         app.window.present();
+        *app.marks.borrow_mut() = Marks::start(&app.window);
         app.store_page.focus();
         app
     }
@@ -273,6 +289,7 @@ impl App {
     }
 
     pub fn handle(&self, message: ToUi) {
+        let arrived = Instant::now();
         match message {
             ToUi::Unlocked { accounts } => {
                 let empty = accounts.is_empty();
@@ -337,10 +354,11 @@ impl App {
                 Some(form) => form.refused(&failure.message),
                 None => self.say(&failure.message),
             },
-            ToUi::Net(event) => self.net_event(event),
+            ToUi::Net(event) => self.net_event(event, arrived),
             ToUi::Message { account, peer, text, encrypted } => {
                 let conversation = self.open_conversation(&account, &peer, false);
                 conversation.received(text.expose(), encrypted);
+                self.marks.borrow().message_shown();
                 if self.notebook.current_page() != self.notebook.page_num(&conversation.root) {
                     conversation.mark_unread(true);
                 }
@@ -372,7 +390,7 @@ impl App {
         }
     }
 
-    fn net_event(&self, event: NetEvent) {
+    fn net_event(&self, event: NetEvent, arrived: Instant) {
         match event {
             NetEvent::Status(status) => {
                 let account = status.account.clone();
@@ -408,12 +426,25 @@ impl App {
                     }
                 }
                 self.refresh_roster();
+                self.marks.borrow().roster_changed(arrived, self.roster_keys.borrow().len());
             }
+            // A server answers our probes with one presence per contact as
+            // we log in, "unavailable" for every one offline: only a change
+            // redraws, and only that contact's row.
             NetEvent::Presence { account, peer, show } => {
-                if let Some(entry) = self.known.borrow_mut().roster.get_mut(&(account, peer)) {
-                    entry.presence = show;
+                self.marks.borrow().presence();
+                let key = (account, peer);
+                let changed = match self.known.borrow_mut().roster.get_mut(&key) {
+                    Some(entry) if entry.presence != show => {
+                        entry.presence = show;
+                        true
+                    }
+                    _ => false,
+                };
+                if changed {
+                    self.refresh_roster_row(&key);
+                    self.marks.borrow().roster_changed(arrived, self.roster_keys.borrow().len());
                 }
-                self.refresh_roster();
             }
             NetEvent::Subscription { account, peer, kind } => {
                 {
@@ -474,7 +505,7 @@ impl App {
                     conversation.show_key_change(fingerprint.as_deref(), key_change.as_ref(), warn);
                 }
                 self.refresh_ratings(account);
-                self.refresh_roster();
+                self.refresh_roster_row(&key);
             }
             OtrEvent::Smp { peer, result, question, reason } => {
                 let conversation = self.open_conversation(account, &peer, false);
@@ -505,7 +536,7 @@ impl App {
                     conversation.their_fingerprint(&fingerprint, true);
                 }
                 self.refresh_ratings(account);
-                self.refresh_roster();
+                self.refresh_roster_row(&key);
             }
             OtrEvent::KeyGeneration { done: false, .. } => self.say(&tr("Making your OTR key; this takes a few seconds…")),
             OtrEvent::KeyGeneration { done: true, fingerprint } => {
@@ -760,44 +791,103 @@ impl App {
         });
     }
 
+    /// Every row made again, in one change of the model (a new roster).
     fn refresh_roster(&self) {
-        clear(&self.roster_list);
         let known = self.known.borrow();
-        let mut keys = Vec::new();
+        let mut keys = Vec::with_capacity(known.roster.len() + known.requests.len());
         let requests_only = known.requests.iter().filter(|key| !known.roster.contains_key(*key));
-        let mut rows: Vec<(Key, Option<&RosterEntry>)> = known.roster.iter().map(|(key, entry)| (key.clone(), Some(entry))).collect();
-        rows.extend(requests_only.map(|key| (key.clone(), None)));
-        for ((account, peer), entry) in rows {
-            let key = (account.clone(), peer.clone());
-            let row = vertical(2);
-            margins(&row, 6);
-            row.append(&plain_label(&peer));
-            let presence = entry.map(|entry| presence_name(&entry.presence)).unwrap_or_else(|| tr("unknown"));
-            let subscription = subscription_name(entry.map_or("none", |entry| entry.subscription.as_str()));
-            let otr = known.otr.get(&key).map(|(view, _)| otr_name(*view)).unwrap_or_else(|| tr("not private"));
-            let line = plain_label(&tr_with("{presence} · sharing: {subscription} · OTR: {otr}", &[("presence", &presence), ("subscription", &subscription), ("otr", &otr)]));
-            line.add_css_class("dim-label");
-            row.append(&line);
-            if known.requests.contains(&key) {
-                let approve = button(&tr("Approve"), &tr_with("Let {peer} see your presence", &[("peer", &peer)]));
-                approve.set_halign(gtk::Align::Start);
-                let weak = self.this.borrow().clone();
-                let request = key.clone();
-                approve.connect_clicked(move |_| {
-                    if let Some(app) = weak.upgrade() {
-                        app.approve(&request);
-                    }
-                });
-                row.append(&plain_label(&tr("asks to see your presence")));
-                row.append(&approve);
-            }
-            let list_row: gtk::ListBoxRow = named("GtkListBoxRow", &tr_with("{peer}, {presence}, OTR {otr}", &[("peer", &peer), ("presence", &presence), ("otr", &otr)]));
-            list_row.set_child(Some(&row));
-            self.roster_list.append(&list_row);
-            keys.push(key);
-        }
+        let rows: Vec<glib::BoxedAnyObject> = known
+            .roster
+            .iter()
+            .map(|(key, entry)| (key, Some(entry)))
+            .chain(requests_only.map(|key| (key, None)))
+            .map(|(key, entry)| {
+                keys.push(key.clone());
+                glib::BoxedAnyObject::new(roster_row(&known, key, entry))
+            })
+            .collect();
+        self.roster.splice(0, self.roster.n_items(), &rows);
         *self.roster_keys.borrow_mut() = keys;
     }
+
+    /// One contact's row made again (a presence or OTR change), in its place.
+    fn refresh_roster_row(&self, key: &Key) {
+        let Some(index) = self.roster_keys.borrow().iter().position(|shown| shown == key) else {
+            return;
+        };
+        let known = self.known.borrow();
+        let row = glib::BoxedAnyObject::new(roster_row(&known, key, known.roster.get(key)));
+        self.roster.splice(index as u32, 1, &[row]);
+    }
+}
+
+/// What one roster row shows.
+struct RosterRow {
+    key: Key,
+    status: String,
+    /// What a screen reader says for the row.
+    accessible: String,
+    asks: bool,
+}
+
+fn roster_row(known: &Known, key: &Key, entry: Option<&RosterEntry>) -> RosterRow {
+    let presence = entry.map(|entry| presence_name(&entry.presence)).unwrap_or_else(|| tr("unknown"));
+    let subscription = subscription_name(entry.map_or("none", |entry| entry.subscription.as_str()));
+    let otr = known.otr.get(key).map(|(view, _)| otr_name(*view)).unwrap_or_else(|| tr("not private"));
+    RosterRow {
+        key: key.clone(),
+        status: tr_with("{presence} · sharing: {subscription} · OTR: {otr}", &[("presence", &presence), ("subscription", &subscription), ("otr", &otr)]),
+        accessible: tr_with("{peer}, {presence}, OTR {otr}", &[("peer", &key.1), ("presence", &presence), ("otr", &otr)]),
+        asks: known.requests.contains(key),
+    }
+}
+
+/// The widgets of the roster rows on screen, reused as it scrolls: the
+/// address, the status line, and for a contact who asks to see our
+/// presence, that request and an Approve button.
+fn roster_factory(approve: Rc<dyn Fn(Key)>) -> gtk::SignalListItemFactory {
+    let factory = gtk::SignalListItemFactory::new();
+    factory.connect_setup(move |_, item| {
+        let Some(item) = item.downcast_ref::<gtk::ListItem>() else { return };
+        let row = vertical(2);
+        margins(&row, 6);
+        let peer = plain_label("");
+        let line = plain_label("");
+        line.add_css_class("dim-label");
+        let asks = plain_label(&tr("asks to see your presence"));
+        let approve_button = button(&tr("Approve"), &tr("Let this contact see your presence"));
+        approve_button.set_halign(gtk::Align::Start);
+        for widget in [peer.upcast_ref::<gtk::Widget>(), line.upcast_ref(), asks.upcast_ref(), approve_button.upcast_ref()] {
+            row.append(widget);
+        }
+        let answer = approve.clone();
+        let shown = item.downgrade();
+        approve_button.connect_clicked(move |_| {
+            let key = shown.upgrade().and_then(|item| item.item()).and_then(|object| object.downcast::<glib::BoxedAnyObject>().ok()).map(|row| row.borrow::<RosterRow>().key.clone());
+            if let Some(key) = key {
+                answer(key);
+            }
+        });
+        item.set_child(Some(&row));
+    });
+    factory.connect_bind(|_, item| {
+        let Some(item) = item.downcast_ref::<gtk::ListItem>() else { return };
+        let (Some(object), Some(child)) = (item.item().and_then(|object| object.downcast::<glib::BoxedAnyObject>().ok()), item.child()) else { return };
+        let row = object.borrow::<RosterRow>();
+        let widgets: Vec<gtk::Widget> = std::iter::successors(child.first_child(), |widget| widget.next_sibling()).collect();
+        if let [peer, line, asks, approve] = widgets.as_slice() {
+            if let (Some(peer), Some(line)) = (peer.downcast_ref::<gtk::Label>(), line.downcast_ref::<gtk::Label>()) {
+                peer.set_text(&row.key.1);
+                line.set_text(&row.status);
+            }
+            asks.set_visible(row.asks);
+            approve.set_visible(row.asks);
+        }
+        // GTK 4.8 cannot rename a widget for screen readers without unsafe
+        // code; the tooltip carries the row's summary, and the labels say it.
+        child.set_tooltip_text(Some(&row.accessible));
+    });
+    factory
 }
 
 /// `try_send`: the main loop never waits for the IPC thread. A full queue

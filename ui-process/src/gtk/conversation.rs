@@ -3,6 +3,8 @@
 //! warning banner while a changed key is not verified, the contact's OTR
 //! policy, the messages and the entry.
 //! Messages live in this view's memory only; closing Burrow forgets them.
+//! The view keeps the last [`MAX_LINES`] lines and [`MAX_CHARS`]
+//! characters, so a peer who floods cannot grow the window without bound.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -17,6 +19,11 @@ use super::trust::{key_change_warning, policy_title, verification_dialog, Policy
 use super::widgets::{button, entry, horizontal, margins, named, password_entry, plain_label, vertical};
 use crate::i18n::{tr, tr_with};
 use crate::rating::{Level, Rating};
+
+/// Lines one conversation's view keeps; older ones are dropped.
+const MAX_LINES: i32 = 5_000;
+/// Characters one conversation's view keeps (a few MiB of text).
+const MAX_CHARS: i32 = 1_000_000;
 
 pub struct Conversation {
     pub account: String,
@@ -270,6 +277,7 @@ impl Conversation {
     fn append(&self, who: &str, text: &str) {
         let mut end = self.buffer.end_iter();
         self.buffer.insert(&mut end, &format!("{who}: {text}\n"));
+        self.forget_oldest();
         let mark = self.buffer.create_mark(None, &self.buffer.end_iter(), false);
         self.view.scroll_mark_onscreen(&mark);
         self.buffer.delete_mark(&mark);
@@ -286,6 +294,29 @@ impl Conversation {
     pub fn note(&self, text: &str) {
         let mut end = self.buffer.end_iter();
         self.buffer.insert(&mut end, &format!("— {text}\n"));
+        self.forget_oldest();
+    }
+
+    /// Drops the oldest lines past the bounds, whole lines at a time.
+    fn forget_oldest(&self) {
+        // The text after the last newline is an empty line of its own.
+        let extra_lines = self.buffer.line_count() - 1 - MAX_LINES;
+        let extra_chars = self.buffer.char_count() - MAX_CHARS;
+        if extra_lines <= 0 && extra_chars <= 0 {
+            return;
+        }
+        let mut cut = self.buffer.start_iter();
+        if extra_lines > 0 {
+            cut.forward_lines(extra_lines);
+        }
+        if cut.offset() < extra_chars {
+            cut.set_offset(extra_chars);
+            if !cut.starts_line() {
+                cut.forward_line();
+            }
+        }
+        let mut start = self.buffer.start_iter();
+        self.buffer.delete(&mut start, &mut cut);
     }
 
     pub fn show_rating(&self, rating: &Rating) {

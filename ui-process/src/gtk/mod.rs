@@ -6,6 +6,7 @@
 
 mod account_form;
 mod app;
+mod bench;
 mod bridge;
 mod conversation;
 mod store_dialogs;
@@ -48,7 +49,11 @@ pub fn run(report: ConfinementReport, first_run: bool) -> confine::child::ServeR
     let app = app::App::build(to_broker, first_run);
     let ended = main_loop.clone();
     glib::spawn_future_local(async move {
-        while let Some(event) = from_broker.recv().await {
+        // Outside tokio's cooperative budget (128 operations a poll): in one
+        // run of bench/gtk-ui.sh the window stopped taking the broker's
+        // messages after about that many, during a login's burst of
+        // presences, and the wake-up that should have followed never came.
+        while let Some(event) = tokio::task::unconstrained(from_broker.recv()).await {
             match event {
                 bridge::Inbound::Broker(message) => app.handle(message),
                 bridge::Inbound::Ended(problem) => {
