@@ -90,6 +90,10 @@ pub fn route(message: Inbound, gates: &mut Gates) -> Verdict {
         From::Crypto(FromCrypto::NetAccounts(settings))      if gates.end_net_accounts()  => deliver([To::Net(ToNet::Accounts(settings))]),
         From::Crypto(FromCrypto::UiAccounts(Some(accounts))) if gates.end_ui_accounts()   => deliver([To::Ui(ToUi::Unlocked { accounts })]),
         From::Crypto(FromCrypto::UiAccounts(None))           if gates.end_ui_accounts()   => Verdict::Deliver(Vec::new()),
+        From::Ui(FromUi::SetPreferences(preferences))                                     => deliver([To::Crypto(ToCrypto::SetPreferences(preferences))]),
+        // Two booleans' worth of settings, no secret: crypto may say them.
+        From::Crypto(FromCrypto::Preferences(preferences))                                => deliver([To::Ui(ToUi::Preferences(preferences))]),
+        From::Crypto(FromCrypto::PreferencesFailed(failure))                              => deliver([To::Ui(ToUi::Failed(failure))]),
         From::Crypto(FromCrypto::Transmit { account, peer, body, request, encrypted }) if gates.close_send(request) => deliver([To::Net(ToNet::Transmit { account, peer, body, request: Some(request), encrypted })]),
         From::Crypto(FromCrypto::Protocol { account, peer, body }) if is_otr_protocol(body.expose()) => deliver([To::Net(ToNet::Transmit { account, peer, body, request: None, encrypted: false })]),
         From::Crypto(FromCrypto::Refused { account, peer, request, reason }) if gates.close_send(request) => deliver([To::Ui(ToUi::Refused { account, peer, request, reason })]),

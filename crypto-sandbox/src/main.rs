@@ -65,6 +65,7 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
                         let mut restored = Vec::new();
                         restore(&mut store, &mut conversations, &mut |event| restored.push(event));
                         replies.push(FromCrypto::Unlocked { accounts, settings: store.connection_settings() });
+                        replies.push(FromCrypto::Preferences(store.preferences()));
                         replies.extend(restored);
                     }
                     Err(failure) => replies.push(FromCrypto::UnlockFailed(failure)),
@@ -115,10 +116,16 @@ async fn serve(args: ChildArgs, report: ConfinementReport) -> confine::child::Se
                 replies.push(FromCrypto::Sasl { account, attempt, step });
             }
             ToCrypto::SaslEnd { account, attempt } => sasl.end(&account, attempt),
+            ToCrypto::SetPreferences(preferences) => match store.set_preferences(preferences) {
+                Ok(()) => replies.push(FromCrypto::Preferences(preferences)),
+                // Nothing changed: the UI shows what the store still holds.
+                Err(failure) => replies.extend([FromCrypto::PreferencesFailed(failure), FromCrypto::Preferences(store.preferences())]),
+            },
             ToCrypto::UiStarted => {
                 let open = store.contents().is_some();
                 replies.push(FromCrypto::UiAccounts(open.then(|| store.summaries())));
                 if open {
+                    replies.push(FromCrypto::Preferences(store.preferences()));
                     replies.extend(conversations.states());
                 }
             }

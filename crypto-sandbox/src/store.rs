@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use ipc::jid::BareJid;
 use ipc::secret::{Passphrase, SecretText};
+use ipc::ui::Preferences;
 use ipc::xmpp::{ConnectionSettings, NewAccount, TorMode, Transport};
 use ipc::{AccountSummary, ErrorCode, Failure};
 
@@ -249,6 +250,18 @@ impl Store {
             }
         }
         store.vault.save(&store.contents).map_err(failure)
+    }
+
+    /// The front end's preferences; the defaults while locked.
+    pub fn preferences(&self) -> Preferences {
+        self.contents().map(|contents| Preferences::from_pairs(&contents.preferences)).unwrap_or_default()
+    }
+
+    /// Keeps the front end's preferences; on a failed save nothing changes.
+    pub fn set_preferences(&mut self, preferences: Preferences) -> Result<(), Failure> {
+        let store = self.open.as_mut().ok_or_else(locked)?;
+        let before = std::mem::replace(&mut store.contents.preferences, preferences.to_pairs());
+        store.vault.save(&store.contents).map_err(failure).inspect_err(|_| store.contents.preferences = before)
     }
 
     /// What an import kept for `jid`, which is not an account (yet).

@@ -7,6 +7,7 @@ use crate::otr::{OtrEvent, OtrRequest};
 use crate::register::RegistrationForm;
 use crate::secret::{Passphrase, SecretText};
 use crate::types::{AccountSummary, Failure, Probe, UnlockMode};
+use crate::ui::Preferences;
 use crate::xmpp::{ConnectionSettings, NewAccount, SaslOffer, SaslServer, SaslStep};
 
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -36,6 +37,8 @@ pub enum ToCrypto {
     /// From the broker: the front end was restarted and knows nothing;
     /// send the account summaries again if the store is open.
     UiStarted,
+    /// From the UI: keep these preferences in the store.
+    SetPreferences(Preferences),
     /// From the UI: an OTR request for one account.
     Otr { account: String, request: OtrRequest },
     /// From the UI, with the files the launcher read: parse and merge them.
@@ -95,6 +98,11 @@ pub enum FromCrypto {
     /// For the UI, in answer to `UiStarted`: the account summaries if the
     /// store is open, `None` if it is still locked.
     UiAccounts(Option<Vec<AccountSummary>>),
+    /// For the UI: its preferences as the store holds them (after an
+    /// unlock, to a restarted UI, and after `SetPreferences`).
+    Preferences(Preferences),
+    /// For the UI: `SetPreferences` could not be saved; nothing changed.
+    PreferencesFailed(Failure),
     /// For net: open the registration stream (`settings.jid` is the domain).
     RegisterStart { registration: u64, settings: ConnectionSettings },
     /// For the UI: a `Register` refused before anything was sent.
@@ -125,6 +133,8 @@ impl FromCrypto {
             FromCrypto::Sasl { .. } => "Sasl",
             FromCrypto::NetAccounts(_) => "NetAccounts",
             FromCrypto::UiAccounts(_) => "UiAccounts",
+            FromCrypto::Preferences(_) => "Preferences",
+            FromCrypto::PreferencesFailed(_) => "PreferencesFailed",
             FromCrypto::Protocol { .. } => "Protocol",
             FromCrypto::Refused { .. } => "Refused",
             FromCrypto::Absorbed { .. } => "Absorbed",

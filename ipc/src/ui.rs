@@ -39,6 +39,33 @@ pub enum FromUi {
     Register(NewAccount),
     /// The answers to a registration form (none: cancel). Routed to net.
     RegisterAnswers { registration: u64, answers: Option<Vec<(String, String)>> },
+    /// A preference of the front end's, kept in the store. Routed to crypto.
+    SetPreferences(Preferences),
+}
+
+/// The front end's own settings, kept in the encrypted store (nothing is
+/// written anywhere else). Typed, so that crypto stores no free text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Encode, Decode)]
+pub struct Preferences {
+    /// Text larger than the desktop's, for reading comfort.
+    pub larger_text: bool,
+}
+
+impl Preferences {
+    /// The store's name → value pairs; unknown names are ignored.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let mut preferences = Preferences::default();
+        for (name, value) in pairs {
+            if name == "larger-text" {
+                preferences.larger_text = value == "on";
+            }
+        }
+        preferences
+    }
+
+    pub fn to_pairs(self) -> Vec<(String, String)> {
+        vec![("larger-text".into(), if self.larger_text { "on" } else { "off" }.into())]
+    }
 }
 
 impl FromUi {
@@ -57,6 +84,7 @@ impl FromUi {
             FromUi::Import(_) => "Import",
             FromUi::Register(_) => "Register",
             FromUi::RegisterAnswers { .. } => "RegisterAnswers",
+            FromUi::SetPreferences(_) => "SetPreferences",
         }
     }
 }
@@ -94,4 +122,22 @@ pub enum ToUi {
     Imported(Result<ImportReport, Failure>),
     /// A registration's form, success or failure.
     Registration(RegistrationEvent),
+    /// The front end's preferences, from the store: after an unlock, and
+    /// in answer to `SetPreferences`.
+    Preferences(Preferences),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Preferences;
+
+    #[test]
+    fn preferences_round_trip_through_the_stores_pairs_and_ignore_strangers() {
+        for larger_text in [false, true] {
+            let preferences = Preferences { larger_text };
+            assert_eq!(Preferences::from_pairs(&preferences.to_pairs()), preferences);
+        }
+        let odd = vec![("theme".to_owned(), "dark".to_owned()), ("larger-text".to_owned(), "yes please".to_owned())];
+        assert_eq!(Preferences::from_pairs(&odd), Preferences::default());
+    }
 }

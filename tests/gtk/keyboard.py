@@ -73,7 +73,7 @@ focus_window("Burrow")
 chain = tab_chain(main)
 print(f"main page's Tab chain: {chain}", flush=True)
 require(chain, [("push button", "Connect"), ("push button", "Add account…"), ("push button", "Import from another client…"),
-                ("push button", "Change passphrase…"), ("text", "A contact's address"), ("push button", "Add contact"),
+                ("push button", "Change passphrase…"), ("check box", "Larger text"), ("text", "A contact's address"), ("push button", "Add contact"),
                 ("push button", "Write")], "the main page")
 screenshot("keyboard-main")
 

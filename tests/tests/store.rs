@@ -87,6 +87,30 @@ fn accounts_keys_and_a_fingerprint_verified_by_smp_survive_a_restart() {
     quit(b);
 }
 
+/// The front end's preferences live in the store, like everything else,
+/// and come back with the unlock.
+#[test]
+fn the_front_ends_preferences_are_kept_in_the_store() {
+    let scratch = Scratch::new("store-preferences");
+    let profile = scratch.path().join("profile");
+    let mut burrow = start(&profile);
+    assert_eq!(unlock(&mut burrow, "/unlock my passphrase")["event"], "unlocked");
+    let shown = burrow.expect("the preferences", STEP, |event| event["event"] == "preferences");
+    assert_eq!(shown["larger_text"], false, "the default");
+    burrow.send("/preference larger-text on");
+    let set = burrow.expect("the preferences saved", STEP, |event| event["event"] == "preferences" || event["event"] == "error");
+    assert_eq!((set["event"].as_str(), set["larger_text"].as_bool()), (Some("preferences"), Some(true)), "{set}");
+    quit(burrow);
+
+    let mut burrow = start(&profile);
+    assert_eq!(unlock(&mut burrow, "/unlock my passphrase")["event"], "unlocked");
+    let shown = burrow.expect("the preferences", STEP, |event| event["event"] == "preferences");
+    assert_eq!(shown["larger_text"], true, "kept across a restart: {shown}");
+    burrow.send("/preference larger-text sideways");
+    assert_eq!(burrow.expect("the refusal", STEP, |event| event["event"] == "error")["code"], "bad-command");
+    quit(burrow);
+}
+
 #[test]
 fn a_wrong_passphrase_is_refused_and_changes_nothing() {
     let scratch = Scratch::new("store-wrong");

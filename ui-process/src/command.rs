@@ -24,6 +24,8 @@ pub enum Command {
     /// `/register-answer N VAR=VALUE…`, split by the form's own field names.
     RegisterAnswers { registration: u64, text: String },
     RegisterCancel { registration: u64 },
+    /// `/preference larger-text on|off`: a front-end setting kept in the store.
+    LargerText(bool),
 }
 
 const POLICIES: [&str; 4] = ["never", "opportunistic", "manual", "require"];
@@ -45,6 +47,11 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         "/unlock-backup" => Command::Unlock(passphrase_of(rest, "usage: /unlock-backup PASSPHRASE")?, UnlockMode::Backup),
         "/unlock-without-passphrase" if rest.trim().is_empty() => Command::Unlock(Passphrase::new(String::new()), UnlockMode::NoPassphrase),
         "/unlock-without-passphrase" => return Err("/unlock-without-passphrase takes nothing after it".into()),
+        "/preference" => match rest.split_whitespace().collect::<Vec<_>>().as_slice() {
+            ["larger-text", "on"] => Command::LargerText(true),
+            ["larger-text", "off"] => Command::LargerText(false),
+            _ => return Err("usage: /preference larger-text on|off".into()),
+        },
         "/passphrase" => Command::ChangePassphrase(passphrase_of(rest, "usage: /passphrase NEW-PASSPHRASE")?),
         "/status" => Command::Status,
         "/quit" => Command::Quit,

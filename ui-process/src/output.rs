@@ -56,6 +56,12 @@ impl Output {
         self.emit("unlocking", json!({}), "Deriving the store's key from the passphrase (about a second)…".into());
     }
 
+    /// Burrow's extension: the front end's preferences, as the store keeps them.
+    pub fn preferences(&self, preferences: &ipc::ui::Preferences) {
+        let human = format!("Preferences: larger text {}.", if preferences.larger_text { "on" } else { "off" });
+        self.emit("preferences", json!({ "larger_text": preferences.larger_text }), human);
+    }
+
     pub fn imported(&self, report: &ipc::import::ImportReport) {
         let human = format!(
             "imported from {}: {} accounts, {} OTR keys, {} fingerprints, {} rooms{}{}",

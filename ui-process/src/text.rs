@@ -252,6 +252,12 @@ impl FrontEnd {
                 self.registering = true;
                 self.send(FromUi::RegisterAnswers { registration, answers: None }).await;
             }
+            Command::LargerText(larger_text) => {
+                if self.store != StoreState::Unlocked {
+                    return self.output.error(&Failure::new(ErrorCode::Locked, "Unlock the store first: /unlock PASSPHRASE"));
+                }
+                self.send(FromUi::SetPreferences(ipc::ui::Preferences { larger_text })).await;
+            }
             Command::Import(request) => {
                 if self.store != StoreState::Unlocked {
                     return self.output.error(&Failure::new(ErrorCode::Locked, "Unlock the store first: /unlock PASSPHRASE"));
@@ -271,6 +277,7 @@ impl FrontEnd {
                 self.output.unlocked(&names);
             }
             ToUi::Unlocking => self.output.unlocking(),
+            ToUi::Preferences(preferences) => self.output.preferences(&preferences),
             ToUi::Imported(result) => {
                 self.importing = false;
                 match result {

@@ -71,6 +71,10 @@ pub struct App {
     import_dialog: RefCell<Option<Rc<ImportDialog>>>,
     passphrase_dialog: RefCell<Option<Rc<PassphraseDialog>>>,
     register_form: RefCell<Option<Rc<RegisterForm>>>,
+    larger_text: gtk::CheckButton,
+    /// Set while the store's preferences are shown, so that showing them
+    /// does not send them back.
+    showing_preferences: Cell<bool>,
     conversations: RefCell<HashMap<Key, Rc<Conversation>>>,
     next_request: Rc<Cell<u64>>,
     quitting: Cell<bool>,
@@ -114,6 +118,8 @@ impl App {
         let store_bar = horizontal(6);
         store_bar.append(&import);
         store_bar.append(&change_passphrase);
+        let larger_text: gtk::CheckButton = named("GtkCheckButton", &tr("Show all text larger; kept in the encrypted store"));
+        larger_text.set_label(Some(&tr("Larger text")));
         let create_account = button(&tr("Create a new account…"), &tr("Create a new account on a server, with a random name and a strong password"));
         let roster_heading = plain_label(&tr("Contacts"));
         roster_heading.add_css_class("heading");
@@ -129,7 +135,7 @@ impl App {
         let write = button(&tr("Write"), &tr("Open a conversation with this address"));
         contact_bar.append(&add_contact);
         contact_bar.append(&write);
-        for widget in [accounts_heading.upcast_ref::<gtk::Widget>(), accounts_list.upcast_ref(), add_account.upcast_ref(), store_bar.upcast_ref(), create_account.upcast_ref(), roster_heading.upcast_ref(), roster_scroller.upcast_ref(), contact.upcast_ref(), contact_bar.upcast_ref()] {
+        for widget in [accounts_heading.upcast_ref::<gtk::Widget>(), accounts_list.upcast_ref(), add_account.upcast_ref(), store_bar.upcast_ref(), larger_text.upcast_ref(), create_account.upcast_ref(), roster_heading.upcast_ref(), roster_scroller.upcast_ref(), contact.upcast_ref(), contact_bar.upcast_ref()] {
             side.append(widget);
         }
         let notebook: gtk::Notebook = named("GtkNotebook", &tr("Conversations"));
@@ -157,6 +163,8 @@ impl App {
             import_dialog: RefCell::new(None),
             passphrase_dialog: RefCell::new(None),
             register_form: RefCell::new(None),
+            larger_text,
+            showing_preferences: Cell::new(false),
             conversations: RefCell::new(HashMap::new()),
             next_request: Rc::new(Cell::new(0)),
             quitting: Cell::new(false),
@@ -188,6 +196,17 @@ impl App {
                 app.approve(&key);
             }
         }))));
+        let larger = gtk::CssProvider::new();
+        larger.load_from_data("window.burrow-larger-text { font-size: 14pt; }");
+        gtk::style_context_add_provider_for_display(&gtk::prelude::WidgetExt::display(&app.window), &larger, gtk::STYLE_PROVIDER_PRIORITY_APPLICATION);
+        let weak = Rc::downgrade(&app);
+        app.larger_text.connect_toggled(move |check| {
+            let Some(app) = weak.upgrade() else { return };
+            app.apply_larger_text(check.is_active());
+            if !app.showing_preferences.get() {
+                app.send(FromUi::SetPreferences(ipc::ui::Preferences { larger_text: check.is_active() }));
+            }
+        });
         let weak = Rc::downgrade(&app);
         import.connect_clicked(move |_| {
             if let Some(app) = weak.upgrade() {
@@ -370,6 +389,12 @@ impl App {
                 self.open_conversation(&account, &peer, false).note(&tr_with("Not sent: {reason}", &[("reason", &reason)]));
             }
             ToUi::Otr { account, event } => self.otr_event(&account, event),
+            ToUi::Preferences(preferences) => {
+                self.showing_preferences.set(true);
+                self.larger_text.set_active(preferences.larger_text);
+                self.showing_preferences.set(false);
+                self.apply_larger_text(preferences.larger_text);
+            }
             ToUi::Imported(Ok(report)) => {
                 match self.import_dialog.borrow().as_ref() {
                     Some(dialog) => dialog.finished(Ok(&report)),
@@ -775,6 +800,14 @@ impl App {
             }));
             row.append(&captioned(&tr("Encryption:"), &policy));
             self.accounts_list.append(&row);
+        }
+    }
+
+    fn apply_larger_text(&self, larger: bool) {
+        if larger {
+            self.window.add_css_class("burrow-larger-text");
+        } else {
+            self.window.remove_css_class("burrow-larger-text");
         }
     }
 
