@@ -59,11 +59,17 @@ impl Burrow {
     /// says so and retries by itself, so a few `connect` errors that name Tor
     /// are waited through, as a user would. Any other error fails the test.
     pub fn connect_through_tor_ok(&mut self, jid: &str) -> Value {
-        const TRANSIENT_ERRORS_ACCEPTED: usize = 4;
+        // A young test network may not list a usable exit for a minute or
+        // two (arti: "could not construct a path"); Burrow's back-off then
+        // reaches 32 s (+ up to half again), hence the longer wait per try.
+        const TRANSIENT_ERRORS_ACCEPTED: usize = 6;
+        const TRY: Duration = Duration::from_secs(120);
         self.send(&format!("/connect {jid}"));
         let mut transient = Vec::new();
         let outcome = loop {
-            let outcome = self.expect_outcome(jid);
+            let outcome = self.expect(&format!("{jid} online or an error"), TRY, |event| {
+                event["account"] == jid && ((event["event"] == "account" && event["state"] == "online") || event["event"] == "error")
+            });
             let message = outcome["message"].as_str().unwrap_or_default();
             let through_tor = outcome["event"] == "error" && outcome["code"] == "connect" && message.contains("Tor") && message.contains("nothing was sent outside Tor");
             if !through_tor || transient.len() == TRANSIENT_ERRORS_ACCEPTED {
