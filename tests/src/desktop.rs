@@ -162,3 +162,117 @@ pub fn quit_through_the_window(display: &str, mut burrow: Launched) {
     let status = crate::wait_for_exit(&mut burrow.0, Duration::from_secs(30));
     assert!(status.success(), "burrow ended with {status:?}");
 }
+
+/// A file of the source tree.
+pub fn repo_file(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+}
+
+/// `$BURROW_GTK_ARTIFACTS/NAME`, or `target/<profile>/gtk-artifacts/NAME`,
+/// emptied: where a test's screenshots go.
+pub fn artifacts_dir(name: &str) -> PathBuf {
+    let dir = std::env::var_os("BURROW_GTK_ARTIFACTS")
+        .map(|dir| PathBuf::from(dir).join(name))
+        .unwrap_or_else(|| crate::binaries_dir().join("gtk-artifacts").join(name));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("artifacts dir");
+    dir
+}
+
+/// One profile's desktop: Xvfb, a session bus, a fresh HOME and config
+/// directory under `scratch`, the desktop entry's `Exec` line, and the
+/// screenshots' directory.
+pub struct Desktop {
+    pub xvfb: Xvfb,
+    _bus: SessionBus,
+    bus_address: String,
+    runtime: String,
+    pub home: PathBuf,
+    pub config: PathBuf,
+    pub artifacts: PathBuf,
+    pub exec: Vec<String>,
+    path: String,
+}
+
+impl Desktop {
+    pub fn start(scratch: &Path, artifacts: &str) -> Desktop {
+        let runtime = scratch.join("runtime");
+        let home = scratch.join("home");
+        let config = scratch.join("config");
+        for dir in [&runtime, &home, &config] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let artifacts = artifacts_dir(artifacts);
+        let xvfb = Xvfb::start();
+        let bus = SessionBus::start(&runtime);
+        let bus_address = bus.address.clone();
+        // What a desktop's launcher runs, found on PATH as an installed
+        // burrow would be.
+        let exec = desktop_exec(&repo_file("data/im.burrow.Burrow.desktop"));
+        let path = format!("{}:{}", crate::binaries_dir().display(), std::env::var("PATH").unwrap_or_default());
+        Desktop { xvfb, _bus: bus, bus_address, runtime: runtime.to_str().unwrap().to_owned(), home, config, artifacts, exec, path }
+    }
+
+    /// The whole environment Burrow and the drivers get, and nothing else.
+    pub fn environment(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("PATH", self.path.as_str()),
+            ("DISPLAY", self.xvfb.display.as_str()),
+            ("DBUS_SESSION_BUS_ADDRESS", self.bus_address.as_str()),
+            ("XDG_RUNTIME_DIR", self.runtime.as_str()),
+            ("HOME", self.home.to_str().unwrap()),
+            ("XDG_CONFIG_HOME", self.config.to_str().unwrap()),
+            ("LANG", "C.UTF-8"),
+            // Accounts connect without the random gap (net-sandbox/src/spacing.rs).
+            ("BURROW_ACCOUNT_SPACING", "0-0"),
+        ]
+    }
+
+    /// Burrow started from the desktop entry's `Exec` line.
+    pub fn launch(&self) -> Launched {
+        Launched(
+            std::process::Command::new(&self.exec[0])
+                .args(&self.exec[1..])
+                .env_clear()
+                .envs(self.environment())
+                .stdin(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start burrow from the desktop entry's Exec line"),
+        )
+    }
+
+    /// Runs `tests/gtk/SCRIPT` (Debian's python3 with pyatspi, xdotool,
+    /// ImageMagick) with `arguments`; it must end well and say "ok". Returns
+    /// what it printed.
+    pub fn drive(&self, script: &str, arguments: &[&std::ffi::OsStr]) -> String {
+        let driver = std::process::Command::new("/usr/bin/python3")
+            .arg(repo_file(&format!("tests/gtk/{script}")))
+            .args(arguments)
+            .env_clear()
+            .envs(self.environment())
+            // No __pycache__ left in the source tree.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|error| panic!("run tests/gtk/{script}: {error}"));
+        let said = String::from_utf8_lossy(&driver.stdout).into_owned();
+        eprintln!("{said}{}", String::from_utf8_lossy(&driver.stderr));
+        assert!(driver.status.success(), "{script} failed: {}", String::from_utf8_lossy(&driver.stderr));
+        assert!(said.lines().any(|line| line == "ok"), "{said}");
+        said
+    }
+
+    /// A screenshot, not empty, of each step.
+    pub fn assert_screenshots(&self, steps: &[&str]) {
+        for step in steps {
+            let shot = std::fs::read_dir(&self.artifacts)
+                .unwrap()
+                .flatten()
+                .find(|entry| entry.file_name().to_string_lossy().ends_with(&format!("-{step}.png")))
+                .unwrap_or_else(|| panic!("no screenshot of {step} in {}", self.artifacts.display()));
+            assert!(shot.metadata().unwrap().len() > 1000, "the screenshot {} is empty", shot.path().display());
+        }
+    }
+}

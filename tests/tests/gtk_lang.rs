@@ -9,24 +9,10 @@
 //! variables reach the confined UI. Screenshots: `$BURROW_GTK_ARTIFACTS`, or
 //! `target/<profile>/gtk-artifacts/lang`.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use burrow_tests::desktop::{desktop_exec, quit_through_the_window, Launched, SessionBus, Xvfb};
+use burrow_tests::desktop::{artifacts_dir, desktop_exec, quit_through_the_window, repo_file, Launched, SessionBus, Xvfb};
 use burrow_tests::{binaries_dir, Scratch};
-
-fn artifacts_dir() -> PathBuf {
-    let dir = std::env::var_os("BURROW_GTK_ARTIFACTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| binaries_dir().join("gtk-artifacts").join("lang"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("artifacts dir");
-    dir
-}
-
-fn repo_file(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
-}
 
 /// One run: its name (for the screenshots), the locale variables it sets,
 /// and the language whose words the page must show.
@@ -49,7 +35,7 @@ fn the_first_run_page_follows_lang_in_spanish_swedish_and_english() {
     let runtime = scratch.path().join("runtime");
     std::fs::create_dir_all(&runtime).unwrap();
     std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let artifacts = artifacts_dir();
+    let artifacts = artifacts_dir("lang");
     let xvfb = Xvfb::start();
     let bus = SessionBus::start(&runtime);
     let exec = desktop_exec(&repo_file("data/im.burrow.Burrow.desktop"));
